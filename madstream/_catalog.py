@@ -1,0 +1,115 @@
+"""Catalog: run records and the per-asset manifest that makes a cache check one small read.
+
+Layout under ``ASSET_METADATA_LOCATION`` (default ``_asset_metadata``)::
+
+    asset_name=<name>/asset_id=<id>/asset_run_id=<run id>/metadata.json   one per run (seed format)
+    asset_name=<name>/asset_id=<id>/manifest.json                         the last good run
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import posixpath
+from typing import Any
+
+import anyio.to_thread
+import orjson
+from pydantic import BaseModel, Field
+
+from ._storage import Storage, current_storage
+
+__all__ = ["DataAssetRun", "Manifest", "metadata_root", "read_manifest", "write_manifest"]
+
+
+def metadata_root() -> str:
+    """``ASSET_METADATA_LOCATION``, default ``_asset_metadata``."""
+    return os.environ.get("ASSET_METADATA_LOCATION") or "_asset_metadata"
+
+
+def asset_dir(name: str, asset_id: str) -> str:
+    return posixpath.join(metadata_root(), f"asset_name={name}", f"asset_id={asset_id}")
+
+
+class DataAssetRun(BaseModel):
+    """One execution of an asset (the seed's fields, plus status, error and what was written)."""
+
+    id: str | None = None
+    runtime: dt.datetime | None = None
+    materialized: dt.datetime | None = None
+    duration_miliseconds: int | None = None
+    asset_id: str | None = None
+    asset_name: str | None = None
+    asset_path: str | None = None
+    parameters: str | None = None
+    status: str | None = None
+    error: str | None = None
+    rows: int | None = None
+    batches: int | None = None
+    bytes: int | None = None
+
+    @property
+    def metadata_path(self) -> str:
+        """Where this run's record lives, relative to the storage root."""
+        return posixpath.join(
+            asset_dir(self.asset_name or "unknown", self.asset_id or "unknown"),
+            f"asset_run_id={self.id}",
+            "metadata.json",
+        )
+
+    def persist_sync(self, storage: Storage | None = None) -> None:
+        """Write the run record (blocking)."""
+        storage = storage or current_storage()
+        storage.write_bytes_sync(self.metadata_path, self.model_dump_json(indent=2).encode())
+
+    async def persist(self) -> None:
+        """Write the run record to storage."""
+        await anyio.to_thread.run_sync(self.persist_sync)
+
+
+class Manifest(BaseModel):
+    """The last successful materialization of one asset configuration."""
+
+    asset_id: str
+    asset_name: str
+    run_id: str
+    materialized: dt.datetime
+    results: list[str]
+    fragments: list[str] = Field(default_factory=list)
+    fragment_type: str = "json"
+    columns: dict[str, str] = Field(default_factory=dict)
+    rows: int = 0
+    bytes: int = 0
+    parameters: str | None = None
+    schema_changes: list[str] = Field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return posixpath.join(asset_dir(self.asset_name, self.asset_id), "manifest.json")
+
+
+def read_manifest(storage: Storage, name: str, asset_id: str) -> Manifest | None:
+    """The manifest of ``(name, asset_id)``, or ``None`` if it was never materialized."""
+    path = posixpath.join(asset_dir(name, asset_id), "manifest.json")
+    try:
+        raw = storage.read_bytes_sync(path)
+    except Exception:
+        return None
+    try:
+        return Manifest.model_validate(orjson.loads(raw))
+    except Exception:
+        return None
+
+
+def write_manifest(storage: Storage, manifest: Manifest) -> None:
+    """Publish ``manifest`` (staged, then moved into place, so a reader never sees half of it)."""
+    temp = manifest.path + f".{manifest.run_id}.tmp"
+    storage.write_bytes_sync(temp, manifest.model_dump_json(indent=2).encode())
+    storage.move_sync(temp, manifest.path)
+
+
+def run_records(storage: Storage, name: str | None = None) -> list[dict[str, Any]]:
+    """Every run record under the metadata root (optionally of one asset name), oldest first."""
+    pattern = posixpath.join(metadata_root(), f"asset_name={name or '*'}", "asset_id=*", "asset_run_id=*", "metadata.json")
+    out = [orjson.loads(storage.read_bytes_sync(p)) for p in storage.glob_sync(pattern)]
+    return sorted(out, key=lambda r: r.get("runtime") or "")

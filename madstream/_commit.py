@@ -1,0 +1,75 @@
+"""Commit: files are written under temporary names and published together when a run succeeds.
+
+A :class:`Transaction` hands out staging paths next to their final place (hidden names, so
+globs and readers never pick them up), publishes them in order on :meth:`commit`, and deletes
+them all on :meth:`discard`. On local disk each publish is an atomic ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+from ._storage import Storage, clean
+
+__all__ = ["Transaction"]
+
+
+@dataclass
+class Transaction:
+    """The files one run is writing, and where each goes when the run succeeds."""
+
+    storage: Storage
+    run_id: str
+    staged: list[tuple[str, str]] = field(default_factory=list)
+    #: Files to delete after publishing (fragments of the previous run that this run did not replace).
+    stale: list[str] = field(default_factory=list)
+    #: Working files that are never published (result parts before a merge).
+    scratch: list[str] = field(default_factory=list)
+
+    def stage(self, final: str) -> str:
+        """A hidden temporary path beside ``final``; published there on commit."""
+        final = clean(final)
+        folder, name = posixpath.split(final)
+        temp = posixpath.join(folder, f".{name}.{self.run_id}.tmp")
+        self.staged.append((temp, final))
+        return temp
+
+    def stage_in(self, folder: str, name: str) -> str:
+        """A temporary path in a hidden staging folder under ``folder``, published as ``folder/name``."""
+        folder = clean(folder)
+        temp = posixpath.join(folder, f".staging-{self.run_id}", name)
+        self.staged.append((temp, posixpath.join(folder, name)))
+        return temp
+
+    def commit(self) -> None:
+        """Publish every staged file in the order staged, then drop stale files and staging folders."""
+        published = {final for _, final in self.staged}
+        for temp, final in self.staged:
+            self.storage.move_sync(temp, final)
+        for path in self.stale:
+            if path not in published:
+                self.storage.delete_sync(path)
+        self._drop_scratch()
+
+    def discard(self) -> None:
+        """Delete everything staged; what was published before stays as it was."""
+        for temp, _ in self.staged:
+            try:
+                self.storage.delete_sync(temp)
+            except Exception:  # best effort: the original error matters more than cleanup
+                pass
+        self._drop_scratch()
+
+    def _drop_scratch(self) -> None:
+        for path in self.scratch:
+            try:
+                self.storage.delete_sync(path)
+            except Exception:
+                pass
+        dirs = {posixpath.dirname(t) for t, _ in self.staged if f".staging-{self.run_id}" in t}
+        for d in dirs:
+            try:
+                self.storage.delete_sync(d, recursive=True)
+            except Exception:
+                pass

@@ -1,0 +1,84 @@
+"""Encoders: Arrow record batches → JSON-lines and CSV bytes, and Arrow → DuckDB type names.
+
+JSON lines keep values DuckDB reads back faithfully when given the column types recorded at
+write time: timestamps as ``YYYY-MM-DD HH:MM:SS.ffffff``, decimals as exact text, UUIDs as text.
+CSV cannot nest, so struct and list cells hold JSON text, which DuckDB casts back to the
+recorded STRUCT/LIST type on read.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+import orjson
+import polars as pl
+import pyarrow as pa
+
+__all__ = ["csv_bytes", "duckdb_types", "json_bytes"]
+
+
+def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Extension columns (UUID, ...) as text, which every encoder understands."""
+    if not any(isinstance(f.type, pa.BaseExtensionType) for f in batch.schema):
+        return batch
+    cols = [
+        _ext_text(c) if isinstance(c.type, pa.BaseExtensionType) else c for c in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
+
+
+def _ext_text(arr: pa.Array) -> pa.Array:
+    return pa.array([None if v is None else str(v) for v in arr.to_pylist()], type=pa.string())
+
+
+def json_bytes(batch: pa.RecordBatch) -> bytes:
+    """``batch`` as newline-delimited JSON."""
+    try:
+        frame = pl.from_arrow(_plain(batch))
+        assert isinstance(frame, pl.DataFrame)
+        return frame.write_ndjson().encode()
+    except BaseException as exc:  # polars panics (a BaseException) on types it cannot write
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return _json_bytes_slow(batch)
+
+
+def _json_bytes_slow(batch: pa.RecordBatch) -> bytes:
+    """Row-by-row JSON for types polars cannot encode (nested extension types, binary)."""
+    opts = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    return b"".join(orjson.dumps(row, default=_default, option=opts) + b"\n" for row in batch.to_pylist())
+
+
+def _default(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str(value)
+
+
+def _json_text(name: str) -> pl.Expr:
+    # Wrap the value in a one-field struct, encode, and strip the wrapper: `{"v":...}` -> `...`.
+    return pl.struct(pl.col(name).alias("v")).struct.json_encode().str.slice(5).str.head(-1).alias(name)
+
+
+def csv_bytes(batch: pa.RecordBatch, *, header: bool) -> bytes:
+    """``batch`` as CSV; nested cells as JSON text."""
+    frame = pl.from_arrow(_plain(batch))
+    assert isinstance(frame, pl.DataFrame)
+    nested = [n for n, t in frame.schema.items() if t.is_nested()]
+    if nested:
+        frame = frame.with_columns([_json_text(n) for n in nested])
+    return frame.write_csv(include_header=header).encode()
+
+
+_types_local = threading.local()
+
+
+def duckdb_types(schema: pa.Schema) -> dict[str, str]:
+    """DuckDB's name for the type of each column of ``schema`` (asked of DuckDB itself)."""
+    con = getattr(_types_local, "con", None)
+    if con is None:
+        con = _types_local.con = duckdb.connect()
+    rel = con.from_arrow(schema.empty_table())
+    # A column of nulls has no type a reader can use; read it as text.
+    return {name: str(t).replace('"NULL"', "VARCHAR") for name, t in zip(rel.columns, rel.types)}

@@ -1,0 +1,88 @@
+"""Channel: source → normalize → bounded channel → writer, with backpressure.
+
+The producer pulls batches from the source (sync generators in a worker thread), normalizes
+each in a worker thread, and sends record batches into a bounded memory stream; the consumer
+hands each to a blocking writer in another worker thread. Extraction, normalization and writing
+overlap, and a fast producer waits when the channel is full, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import anyio.to_thread
+import pyarrow as pa
+
+from ._errors import ExtractError, MadstreamError
+from ._normalize import to_batches
+from ._source import iter_raw_batches
+
+__all__ = ["pump", "unwrap_group"]
+
+#: Record batches in flight between normalize and write.
+CHANNEL_BATCHES = 4
+
+
+def unwrap_group(exc: BaseException) -> BaseException:
+    """The first real error inside (possibly nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        inner = [e for e in exc.exceptions if not isinstance(e, anyio.get_cancelled_exc_class())]
+        exc = (inner or list(exc.exceptions))[0]
+    return exc
+
+
+async def pump(
+    data: object,
+    write: Callable[[pa.RecordBatch], None],
+    *,
+    asset: str,
+    path: str | None = None,
+) -> int:
+    """Stream every batch of ``data`` into ``write``; returns the number of source batches."""
+    send, receive = anyio.create_memory_object_stream[pa.RecordBatch](CHANNEL_BATCHES)
+    count = 0
+
+    async def produce() -> None:
+        nonlocal count
+        async with send:
+            source = iter_raw_batches(data).__aiter__()
+            while True:
+                try:
+                    raw = await source.__anext__()
+                except StopAsyncIteration:
+                    break
+                except MadstreamError:
+                    raise
+                except Exception as exc:
+                    raise ExtractError(
+                        f"the extract function raised {type(exc).__name__}: {exc}",
+                        asset=asset,
+                        path=path,
+                        batch=count + 1,
+                        hint="fix the function or its input; the previous result is unchanged",
+                    ) from exc
+                count += 1
+                if isinstance(raw, pa.RecordBatch):
+                    batches = [raw] if raw.num_rows else []
+                else:
+                    batches = await anyio.to_thread.run_sync(_normalize, raw, asset, count)
+                for batch in batches:
+                    await send.send(batch)
+
+    async def consume() -> None:
+        async with receive:
+            async for batch in receive:
+                await anyio.to_thread.run_sync(write, batch)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(produce)
+            tg.start_soon(consume)
+    except BaseExceptionGroup as group:
+        raise unwrap_group(group) from None
+    return count
+
+
+def _normalize(raw: object, asset: str, batch: int) -> list[pa.RecordBatch]:
+    return to_batches(raw, asset=asset, batch=batch)

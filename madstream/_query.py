@@ -1,0 +1,188 @@
+"""Query: DuckDB over committed files, returned as a :class:`QueryResult`.
+
+``QueryResult`` keeps the DuckDB-relation usage the seed's users rely on working on DuckDB 1.5
+and 2.x alike: ``fetchone``/``fetchmany`` stream rows from an Arrow reader (successive calls
+continue), ``fetchall``, ``pl``, ``df``, ``arrow`` (a ``pyarrow.Table``), ``columns``,
+``types``, ``description``, and relational methods, whose results are wrapped again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio.to_thread
+import duckdb
+import pyarrow as pa
+
+from ._errors import QueryError
+from ._types import Params
+
+__all__ = ["QueryResult", "connection", "run_query", "stream_relation"]
+
+_con: duckdb.DuckDBPyConnection | None = None
+_con_lock = threading.Lock()
+#: Rows per Arrow batch pulled for ``fetchone``/``fetchmany``.
+_FETCH_ROWS = 2_048
+
+
+def connection() -> duckdb.DuckDBPyConnection:
+    """madstream's own DuckDB connection (one per process; user settings never leak in)."""
+    global _con
+    if _con is None:
+        with _con_lock:
+            if _con is None:
+                _con = duckdb.connect()
+    return _con
+
+
+def _reader(rel: duckdb.DuckDBPyRelation, rows: int) -> pa.RecordBatchReader:
+    to_reader = getattr(rel, "to_arrow_reader", None) or rel.fetch_record_batch
+    return to_reader(rows)
+
+
+def _table(rel: duckdb.DuckDBPyRelation) -> pa.Table:
+    to_table = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
+    return to_table()
+
+
+class QueryResult:
+    """The result of ``query()``: a DuckDB relation with the seed's fetch methods on every DuckDB.
+
+    >>> result = await orders.query("SELECT city, count(*) GROUP BY ALL")
+    >>> result.fetchone()
+    ('Perth', 1204)
+    >>> result.pl()  # a polars.DataFrame
+    """
+
+    def __init__(self, relation: duckdb.DuckDBPyRelation) -> None:
+        self._relation = relation
+        self._rows: Iterator[tuple[Any, ...]] | None = None
+
+    @property
+    def relation(self) -> duckdb.DuckDBPyRelation:
+        """The underlying DuckDB relation."""
+        return self._relation
+
+    # -- row fetching, streamed --------------------------------------------------------------
+    def _row_iter(self) -> Iterator[tuple[Any, ...]]:
+        reader = _reader(self._relation, _FETCH_ROWS)
+        for batch in reader:
+            columns = [c.to_pylist() for c in batch.columns]
+            yield from zip(*columns)
+
+    def _stream(self) -> Iterator[tuple[Any, ...]]:
+        if self._rows is None:
+            self._rows = self._row_iter()
+        return self._rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        """The next row, or ``None`` when all rows have been fetched."""
+        return next(self._stream(), None)
+
+    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
+        """Up to ``size`` next rows; continues where the previous fetch stopped."""
+        stream = self._stream()
+        out = []
+        for row in stream:
+            out.append(row)
+            if len(out) >= size:
+                break
+        return out
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """Every remaining row (all rows if nothing was fetched yet)."""
+        if self._rows is None:
+            return self._relation.fetchall()
+        rows = list(self._rows)
+        return rows
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return self._row_iter()
+
+    # -- whole results -------------------------------------------------------------------------
+    def arrow(self) -> pa.Table:
+        """The whole result as a ``pyarrow.Table``."""
+        return _table(self._relation)
+
+    def to_arrow_reader(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
+        """The result as a streaming ``pyarrow.RecordBatchReader``."""
+        return _reader(self._relation, batch_rows)
+
+    def pl(self) -> Any:
+        """The whole result as a ``polars.DataFrame``."""
+        return self._relation.pl()
+
+    def df(self) -> Any:
+        """The whole result as a ``pandas.DataFrame``."""
+        return self._relation.df()
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._relation.columns)
+
+    @property
+    def types(self) -> list[Any]:
+        return list(self._relation.types)
+
+    @property
+    def description(self) -> Any:
+        return self._relation.description
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._relation.shape
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getattr__(self, name: str) -> Any:
+        # Relational methods (filter, aggregate, order, limit, ...) come from the relation; a
+        # relation they return is wrapped so the fetch methods keep working down the chain.
+        attr = getattr(self._relation, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            out = attr(*args, **kwargs)
+            return QueryResult(out) if isinstance(out, duckdb.DuckDBPyRelation) else out
+
+        return call
+
+    def __repr__(self) -> str:
+        return repr(self._relation)
+
+
+def run_query(source_sql: str, query_str: str | None, params: Params, *, asset: str | None, path: str | None) -> QueryResult:
+    """``FROM <source_sql> {query_str}`` on madstream's connection, with ``params``."""
+    sql = f"FROM {source_sql} {query_str or ''}".rstrip()
+    # A cursor per query: relations may be fetched from worker threads concurrently.
+    con = connection().cursor()
+    try:
+        rel = con.sql(sql, params=params) if params is not None else con.sql(sql)
+    except duckdb.Error as exc:
+        raise QueryError(
+            f"DuckDB rejected the query `{query_str or ''}`: {exc}",
+            asset=asset,
+            path=path,
+            hint="the query is appended to `FROM <result>`: start it with SELECT, WHERE, GROUP BY, ORDER BY or LIMIT",
+        ) from exc
+    if rel is None:
+        raise QueryError(
+            f"the query `{query_str}` returned no relation", asset=asset, path=path,
+            hint="use a query that produces rows (SELECT ...)",
+        )
+    return QueryResult(rel)
+
+
+async def stream_relation(result: QueryResult, batch_rows: int) -> AsyncIterator[pa.RecordBatch]:
+    """Arrow batches of at most ``batch_rows`` rows, pulled in a worker thread one at a time."""
+    reader = await anyio.to_thread.run_sync(result.to_arrow_reader, batch_rows)
+    while True:
+        try:
+            batch = await anyio.to_thread.run_sync(reader.read_next_batch)
+        except StopIteration:
+            return
+        if batch.num_rows:
+            yield batch

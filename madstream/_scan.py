@@ -1,0 +1,71 @@
+"""Scan: the DuckDB table-function SQL that reads committed files of an asset or artifact.
+
+Local files are read by native path (DuckDB's own readers, with projection and filter
+pushdown); anything else through the ``mad://`` filesystem registered on the connection.
+JSON and CSV written by madstream are read with the column types recorded when they were
+written, so timestamps, decimals, UUIDs and nested values come back as they went in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import duckdb
+
+from ._mad import ensure_mad_protocol
+from ._options import sql_arguments, sql_literal
+from ._storage import Storage, clean
+
+__all__ = ["EMPTY_SQL", "scan_sql"]
+
+#: A relation with no rows, standing in for an asset that produced nothing.
+EMPTY_SQL = "(SELECT NULL AS _empty WHERE false)"
+
+_READERS = {"parquet": "read_parquet", "json": "read_json", "csv": "read_csv"}
+
+
+def location(storage: Storage, path: str, con: duckdb.DuckDBPyConnection) -> str:
+    """What DuckDB should open for the storage-relative ``path``."""
+    native = storage.native(path)
+    if native is not None:
+        return native
+    ensure_mad_protocol(con)
+    return f"mad://{clean(path)}"
+
+
+def scan_sql(
+    storage: Storage,
+    paths: Sequence[str],
+    filetype: str,
+    options: Mapping[str, Any] | None,
+    column_types: Mapping[str, str] | None,
+    *,
+    con: duckdb.DuckDBPyConnection,
+    hive_partitioning: bool = False,
+    union_by_name: bool = False,
+) -> str:
+    """``read_<filetype>([...], ...)`` over ``paths`` with the reader options merged in."""
+    if filetype not in _READERS:
+        raise ValueError(f"unsupported file type `{filetype}`")
+    locs = [location(storage, p, con) for p in paths]
+    opts: dict[str, Any] = {"hive_partitioning": hive_partitioning}
+    if union_by_name:
+        opts["union_by_name"] = True
+    if filetype == "csv":
+        opts["header"] = True
+    user = dict(options or {})
+    if column_types and filetype != "parquet":
+        # Recorded types first; the user's `columns` override (or add) individual entries.
+        columns = dict(column_types)
+        columns.update(user.pop("columns", {}) or {})
+        opts["columns"] = columns
+    opts.update(user)
+    if filetype == "parquet":
+        opts = {k: v for k, v in opts.items() if k in _PARQUET_OPTIONS}
+    files = sql_literal(locs if len(locs) != 1 else locs[0])
+    args = sql_arguments(opts)
+    return f"{_READERS[filetype]}({files}{', ' + args if args else ''})"
+
+
+_PARQUET_OPTIONS = {"hive_partitioning", "union_by_name", "filename", "hive_types", "hive_types_autocast"}

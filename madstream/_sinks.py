@@ -1,0 +1,140 @@
+"""Sinks: one output file each, fed record batches, in parquet, JSON lines or CSV.
+
+Sinks are synchronous and run in worker threads. A parquet sink buffers small batches into
+large row groups (fewer, bigger row groups read faster and compress better); JSON and CSV sinks
+append encoded bytes. On local disk files are opened natively, so pyarrow writes without going
+through a Python file object.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._encode import csv_bytes, json_bytes
+from ._storage import Storage
+
+__all__ = ["Sink", "open_sink", "write_fragment", "filetype_of"]
+
+#: Rows buffered into one parquet row group.
+ROW_GROUP_ROWS = 131_072
+#: ... unless the buffered batches reach this many bytes first.
+ROW_GROUP_BYTES = 64 << 20
+
+
+def filetype_of(path: str) -> str:
+    """The file type named by ``path``'s extension (``parquet``, ``json`` or ``csv``)."""
+    return posixpath.splitext(path)[1].lstrip(".").lower()
+
+
+class Sink(Protocol):
+    path: str
+    rows: int
+
+    def write(self, batch: pa.RecordBatch, encoded: bytes | None = None) -> None: ...
+
+    def close(self) -> int: ...
+
+
+def _open_binary(storage: Storage, path: str) -> Any:
+    native = storage.native(path)
+    if native is not None:
+        storage.makedirs_sync(posixpath.dirname(path))
+        return open(native, "wb", buffering=1 << 20)
+    return storage.open_sync(path, "wb")
+
+
+class ParquetSink:
+    """A parquet file written row group by row group."""
+
+    def __init__(self, storage: Storage, path: str, schema: pa.Schema) -> None:
+        self.path = path
+        self.rows = 0
+        self._file = _open_binary(storage, path)
+        self._writer = pq.ParquetWriter(self._file, schema)
+        self._schema = schema
+        self._buffer: list[pa.RecordBatch] = []
+        self._buffered_rows = 0
+        self._buffered_bytes = 0
+
+    def write(self, batch: pa.RecordBatch, encoded: bytes | None = None) -> None:
+        self._buffer.append(batch)
+        self._buffered_rows += batch.num_rows
+        self._buffered_bytes += batch.nbytes
+        self.rows += batch.num_rows
+        if self._buffered_rows >= ROW_GROUP_ROWS or self._buffered_bytes >= ROW_GROUP_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            table = pa.Table.from_batches(self._buffer, schema=self._schema)
+            self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+            self._buffer, self._buffered_rows, self._buffered_bytes = [], 0, 0
+
+    def close(self) -> int:
+        self._flush()
+        self._writer.close()
+        size = self._file.tell()
+        self._file.close()
+        return int(size)
+
+
+class TextSink:
+    """A JSON-lines or CSV file, appended batch by batch."""
+
+    def __init__(self, storage: Storage, path: str, filetype: str) -> None:
+        self.path = path
+        self.rows = 0
+        self._csv = filetype == "csv"
+        self._file = _open_binary(storage, path)
+        self._size = 0
+
+    def write(self, batch: pa.RecordBatch, encoded: bytes | None = None) -> None:
+        if encoded is None:
+            encoded = csv_bytes(batch, header=self.rows == 0) if self._csv else json_bytes(batch)
+        self._file.write(encoded)
+        self._size += len(encoded)
+        self.rows += batch.num_rows
+
+    def close(self) -> int:
+        self._file.close()
+        return self._size
+
+
+def open_sink(storage: Storage, path: str, filetype: str, schema: pa.Schema) -> Sink:
+    """A sink writing ``filetype`` at ``path``."""
+    if filetype == "parquet":
+        return ParquetSink(storage, path, schema)
+    return TextSink(storage, path, filetype)
+
+
+def encode(batch: pa.RecordBatch, filetype: str) -> bytes | None:
+    """The bytes of a whole JSON/CSV file holding ``batch`` (``None`` for parquet)."""
+    if filetype == "json":
+        return json_bytes(batch)
+    if filetype == "csv":
+        return csv_bytes(batch, header=True)
+    return None
+
+
+def write_fragment(storage: Storage, path: str, batch: pa.RecordBatch, filetype: str, encoded: bytes | None) -> int:
+    """Write ``batch`` as one whole file; returns its size in bytes."""
+    if filetype == "parquet":
+        native = storage.native(path)
+        table = pa.Table.from_batches([batch])
+        if native is not None:
+            storage.makedirs_sync(posixpath.dirname(path))
+            pq.write_table(table, native)
+            return os.path.getsize(native)
+        with storage.open_sync(path, "wb") as fh:
+            pq.write_table(table, fh)
+            return int(fh.tell())
+    data = encoded if encoded is not None else encode(batch, filetype)
+    assert data is not None
+    with _open_binary(storage, path) as fh:
+        fh.write(data)
+    return len(data)

@@ -1,0 +1,79 @@
+"""Source: whatever an extract function produced → an async stream of raw batches.
+
+Sync generators are pulled in a worker thread so blocking extract code (HTTP clients, database
+cursors) never stalls the event loop. Assets, artifacts and DuckDB relations found among the
+batches are expanded into Arrow record batches as they stream.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio.to_thread
+import duckdb
+import pyarrow as pa
+
+__all__ = ["iter_raw_batches", "yield_data_batches"]
+
+_DONE = object()
+#: Rows per Arrow batch when a relation, asset or artifact is streamed in.
+STREAM_ROWS = 65_536
+
+
+def _next(it: Iterator[Any]) -> Any:
+    return next(it, _DONE)
+
+
+async def yield_data_batches(data: object) -> AsyncIterator[Any]:
+    """Async-iterate ``data``: a coroutine, sync generator, async generator or plain value.
+
+    A coroutine is awaited and its value iterated in turn; a plain value is yielded once.
+
+    >>> async for batch in yield_data_batches(fetch_pages()):
+    ...     print(len(batch))
+    """
+    if inspect.iscoroutine(data) or inspect.isawaitable(data) and not inspect.isasyncgen(data):
+        data = await data  # type: ignore[misc]
+    if inspect.isasyncgen(data) or (hasattr(data, "__anext__") and hasattr(data, "__aiter__")):
+        async for item in data:  # type: ignore[union-attr]
+            yield item
+    elif inspect.isgenerator(data):
+        while (item := await anyio.to_thread.run_sync(_next, data)) is not _DONE:
+            yield item
+    else:
+        yield data
+
+
+def _relation_reader(rel: Any) -> pa.RecordBatchReader:
+    to_reader = getattr(rel, "to_arrow_reader", None) or rel.fetch_record_batch
+    return to_reader(STREAM_ROWS)
+
+
+async def _stream_reader(reader: pa.RecordBatchReader) -> AsyncIterator[pa.RecordBatch]:
+    while True:
+        try:
+            batch = await anyio.to_thread.run_sync(reader.read_next_batch)
+        except StopIteration:
+            return
+        yield batch
+
+
+async def iter_raw_batches(data: object) -> AsyncIterator[Any]:
+    """Every batch of ``data``, with assets, artifacts and relations streamed as Arrow batches."""
+    from ._artifact import DataArtifact
+    from ._asset import DataAsset
+
+    async for item in yield_data_batches(data):
+        if isinstance(item, DataAsset):
+            item = await item()
+        if isinstance(item, DataArtifact):
+            async for batch in item.stream_arrow():
+                yield batch
+        elif isinstance(item, duckdb.DuckDBPyRelation):
+            reader = await anyio.to_thread.run_sync(_relation_reader, item)
+            async for batch in _stream_reader(reader):
+                yield batch
+        else:
+            yield item

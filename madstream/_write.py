@@ -1,0 +1,185 @@
+"""Write: one run's batches → fragment files and result file(s), as the batches stream by.
+
+Each non-empty batch becomes one fragment file (in the artifact file type) and is appended to
+every result file. The result is never rebuilt from the fragments: it is written once, while the
+data passes. Only when the schema widens mid-run does a parquet or CSV result roll over to a new
+part; the parts are merged into the final file at close (JSON lines need no merge: the column
+types are recorded and applied on read).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._commit import Transaction
+from ._encode import duckdb_types
+from ._schema import SchemaTracker, conform
+from ._sinks import Sink, encode, filetype_of, open_sink, write_fragment
+from ._storage import Storage
+
+__all__ = ["Layout", "RunWriter", "WriteStats", "fragment_name"]
+
+
+def fragment_name(index: int, filetype: str) -> str:
+    """The file name of the ``index``-th (1-based) fragment of a run."""
+    return f"fragment={index:06d}.{filetype}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one run's files go (final, storage-relative paths)."""
+
+    results: tuple[str, ...]
+    fragment_dir: str | None = None
+    fragment_type: str = "json"
+    #: Constant columns added to result rows (hive keys the user wrote into ``artifacts_dir``).
+    extras: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass
+class WriteStats:
+    """What a run wrote."""
+
+    rows: int = 0
+    batches: int = 0
+    bytes: int = 0
+    fragments: list[str] = field(default_factory=list)
+    schema: pa.Schema | None = None
+    schema_changes: list[str] = field(default_factory=list)
+
+    @property
+    def column_types(self) -> dict[str, str]:
+        return duckdb_types(self.schema) if self.schema is not None else {}
+
+
+@dataclass
+class _Result:
+    final: str
+    filetype: str
+    parts: list[tuple[str, pa.Schema]] = field(default_factory=list)
+    sink: Sink | None = None
+
+
+class RunWriter:
+    """Synchronous writer of one run; call it from a worker thread."""
+
+    def __init__(self, storage: Storage, txn: Transaction, layout: Layout) -> None:
+        self.storage = storage
+        self.txn = txn
+        self.layout = layout
+        self.tracker = SchemaTracker()
+        self.stats = WriteStats()
+        self._results = [_Result(p, filetype_of(p)) for p in layout.results]
+        self._extras_cache: dict[int, list[pa.Array]] = {}
+
+    # -- per batch -----------------------------------------------------------------------------
+    def write(self, batch: pa.RecordBatch) -> None:
+        batch, changed = self.tracker.observe(batch)
+        self.stats.batches += 1
+        self.stats.rows += batch.num_rows
+        frag_bytes = None
+        if self.layout.fragment_dir is not None:
+            frag_bytes = encode(batch, self.layout.fragment_type)
+            name = fragment_name(self.stats.batches, self.layout.fragment_type)
+            temp = self.txn.stage_in(self.layout.fragment_dir, name)
+            self.stats.bytes += write_fragment(self.storage, temp, batch, self.layout.fragment_type, frag_bytes)
+            self.stats.fragments.append(posixpath.join(self.layout.fragment_dir, name))
+        out = self._with_extras(batch)
+        for result in self._results:
+            if result.sink is None or (changed and result.filetype != "json"):
+                self._roll(result, out.schema)
+            assert result.sink is not None
+            # Reuse the fragment's bytes when the result holds exactly the same lines.
+            reuse = frag_bytes if (result.filetype == "json" == self.layout.fragment_type and not self.layout.extras) else None
+            result.sink.write(out, reuse)
+
+    def _with_extras(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        extras = [(k, v) for k, v in self.layout.extras if k not in batch.schema.names]
+        if not extras:
+            return batch
+        arrays = self._extras_cache.get(batch.num_rows)
+        if arrays is None:
+            arrays = [pa.array([v] * batch.num_rows) for _, v in extras]
+            self._extras_cache = {batch.num_rows: arrays}
+        for (name, _), arr in zip(extras, arrays):
+            batch = batch.append_column(name, arr)
+        return batch
+
+    def _roll(self, result: _Result, schema: pa.Schema) -> None:
+        if result.sink is not None:
+            self.stats.bytes += result.sink.close()
+        if not result.parts:
+            temp = self.txn.stage(result.final)
+        else:
+            folder, name = posixpath.split(result.final)
+            temp = posixpath.join(folder, f".{name}.{self.txn.run_id}.part{len(result.parts)}.tmp")
+            self.txn.scratch.append(temp)
+        result.parts.append((temp, schema))
+        result.sink = open_sink(self.storage, temp, result.filetype, schema)
+
+    # -- at the end ----------------------------------------------------------------------------
+    def close(self) -> WriteStats:
+        """Finish every file; merge result parts if the schema changed mid-run."""
+        final_schema = self._with_extras_schema()
+        for result in self._results:
+            if result.sink is None:  # no rows at all: an empty result file still gets published
+                self._roll(result, final_schema)
+            assert result.sink is not None
+            self.stats.bytes += result.sink.close()
+            result.sink = None
+            if len(result.parts) > 1 and result.filetype != "json":
+                self._merge(result, final_schema)
+        self.stats.schema = final_schema
+        self.stats.schema_changes = list(self.tracker.changes)
+        return self.stats
+
+    def abort(self) -> None:
+        for result in self._results:
+            if result.sink is not None:
+                try:
+                    result.sink.close()
+                except Exception:
+                    pass
+                result.sink = None
+
+    def _with_extras_schema(self) -> pa.Schema:
+        schema = self.tracker.schema or pa.schema([])
+        for name, value in self.layout.extras:
+            if name not in schema.names:
+                schema = schema.append(pa.field(name, pa.array([value]).type))
+        return schema
+
+    def _merge(self, result: _Result, schema: pa.Schema) -> None:
+        """Rewrite the parts of a result as one file with the final schema, batch by batch."""
+        first_temp = result.parts[0][0]
+        folder, name = posixpath.split(result.final)
+        merged = posixpath.join(folder, f".{name}.{self.txn.run_id}.merged.tmp")
+        self.txn.scratch.append(merged)
+        sink = open_sink(self.storage, merged, result.filetype, schema)
+        for temp, part_schema in result.parts:
+            for batch in self._read_part(temp, result.filetype, part_schema):
+                sink.write(conform(batch, schema))
+        self.stats.bytes += sink.close()
+        self.storage.move_sync(merged, first_temp)
+
+    def _read_part(self, path: str, filetype: str, schema: pa.Schema) -> Any:
+        if filetype == "parquet":
+            native = self.storage.native(path)
+            source = native if native is not None else self.storage.open_sync(path, "rb")
+            yield from pq.ParquetFile(source).iter_batches(batch_size=65_536)
+            return
+        from ._scan import scan_sql
+
+        con = duckdb.connect()
+        try:
+            sql = scan_sql(self.storage, [path], "csv", {}, duckdb_types(schema), con=con)
+            reader = con.sql(f"FROM {sql}").to_arrow_reader(65_536)
+            yield from reader
+        finally:
+            con.close()
