@@ -180,9 +180,16 @@ async def stream_relation(result: QueryResult, batch_rows: int) -> AsyncIterator
     """Arrow batches of at most ``batch_rows`` rows, pulled in a worker thread one at a time."""
     reader = await anyio.to_thread.run_sync(result.to_arrow_reader, batch_rows)
     while True:
-        try:
-            batch = await anyio.to_thread.run_sync(reader.read_next_batch)
-        except StopIteration:
+        batch = await anyio.to_thread.run_sync(_next_batch, reader)
+        if batch is None:
             return
         if batch.num_rows:
             yield batch
+
+
+def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    # StopIteration cannot cross a thread → coroutine boundary, so the end is signalled by None.
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None

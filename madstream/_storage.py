@@ -11,6 +11,7 @@ import io
 import os
 import posixpath
 import threading
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,62 +20,84 @@ import fsspec
 import orjson
 from fsspec.implementations.dirfs import DirFileSystem
 
-from ._errors import PermanentStorageError, StorageError, TransientStorageError
+from ._errors import PermanentStorageError, StorageError
+from ._faults import classify, redact, secrets_of
+from ._remote import StorageFile
+from ._retry import RetryPolicy, retrying
 
 __all__ = ["Storage", "current_storage", "get_fs", "storage_config"]
 
 DEFAULT_URL = "file://./.tmp/storage"
+#: Protocols whose files buffer blocks themselves (object stores: one block = one upload part).
+_BLOCK_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "az", "adl", "oss"})
+#: Multipart part size for streamed object-store writes (S3's minimum is 5 MiB).
+WRITE_PART = 16 << 20
+#: Read-ahead block for object-store reads: small enough that projections pay off.
+READ_BLOCK = 1 << 20
 T = TypeVar("T")
 
 
 def storage_config() -> tuple[str, dict[str, Any], str | None]:
-    """Read ``FILESYSTEM_URL``, ``FILESYSTEM_STORAGE_OPTIONS`` and ``FILESYSTEM_BLOCK_NAME``."""
+    """Read ``FILESYSTEM_URL``, ``FILESYSTEM_STORAGE_OPTIONS`` (JSON) and ``FILESYSTEM_BLOCK_NAME``."""
     url = os.environ.get("FILESYSTEM_URL") or DEFAULT_URL
     raw = os.environ.get("FILESYSTEM_STORAGE_OPTIONS")
-    options = orjson.loads(raw) if raw else {}
+    try:
+        options = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError as exc:
+        raise PermanentStorageError(
+            f"FILESYSTEM_STORAGE_OPTIONS is not valid JSON ({exc})",
+            hint='set it to a JSON object, e.g. {"password": "...", "known_hosts": null}',
+        ) from None
+    if not isinstance(options, dict):
+        raise PermanentStorageError(
+            "FILESYSTEM_STORAGE_OPTIONS must be a JSON object", hint='e.g. {"key": "...", "secret": "..."}'
+        )
     return url, options, os.environ.get("FILESYSTEM_BLOCK_NAME") or None
 
 
-def _translate(exc: Exception, url: str, path: str) -> StorageError:
-    """Map a filesystem exception to our tree, naming the redacted URL and path."""
-    if isinstance(exc, StorageError):
-        return exc
-    hint_where = f"storage `{url}`"
-    if isinstance(exc, (TimeoutError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
-        return TransientStorageError(
-            f"{type(exc).__name__}: {exc}", path=path, hint=f"{hint_where} timed out or dropped; retry"
-        )
-    if isinstance(exc, PermissionError):
-        return PermanentStorageError(
-            f"permission denied: {exc}", path=path, hint=f"check the credentials and rights on {hint_where}"
-        )
-    if isinstance(exc, FileNotFoundError):
-        return PermanentStorageError(
-            f"not found: {exc}", path=path, hint=f"check that it exists on {hint_where}"
-        )
-    return StorageError(f"{type(exc).__name__}: {exc}", path=path, hint=f"check {hint_where}")
+def split_url(url: str) -> tuple[str, dict[str, Any]]:
+    """``s3://b/p?endpoint_url=http://h:9000&anon=false`` → (``s3://b/p``, options from the query).
 
-
-def redact(url: str) -> str:
-    """Drop any password from a URL before it reaches a message or log."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    userinfo, _, host = rest.partition("@")
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}"
+    Query values that parse as JSON (numbers, booleans, null) take that type; others stay text.
+    """
+    base, q, query = url.partition("?")
+    if not q or "://" not in base:
+        return url, {}
+    options: dict[str, Any] = {}
+    for key, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        try:
+            options[key] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            options[key] = value
+    return base, options
 
 
 class Storage:
     """A filesystem rooted at a base URL, with the seed's ``FsspecFileSystem`` helpers.
 
+    Args:
+        basepath: any fsspec URL; options may ride in its query string (``?endpoint_url=...``).
+        storage_options: fsspec options (credentials, ports, ``known_hosts``); never shown.
+        retry: how transient faults of idempotent operations are retried.
+
     The helper methods are ``async`` as in the seed; blocking fsspec calls run in worker threads.
+    Every fault is raised as a :class:`~madstream.StorageError` naming the URL without secrets.
     """
 
-    def __init__(self, basepath: str = DEFAULT_URL, storage_options: dict[str, Any] | None = None) -> None:
-        self.basepath = basepath
-        self._storage_options = dict(storage_options or {})
+    def __init__(
+        self,
+        basepath: str = DEFAULT_URL,
+        storage_options: dict[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        base, from_url = split_url(basepath)
+        self.basepath = base
+        self._storage_options = {**from_url, **(storage_options or {})}
+        self._secrets = secrets_of(self._storage_options) + _url_password(base)
+        self.retry = retry or RetryPolicy.from_env()
         self._fs: DirFileSystem | None = None
+        self._fresh = False
         self._lock = threading.Lock()
 
     # -- the underlying filesystem ------------------------------------------------------------
@@ -84,27 +107,50 @@ class Storage:
         return redact(self.basepath)
 
     @property
+    def protocol(self) -> str:
+        """The URL scheme of the root (``file``, ``memory``, ``sftp``, ``s3``, ...)."""
+        return self.basepath.partition("://")[0] if "://" in self.basepath else "file"
+
+    @property
     def fs(self) -> DirFileSystem:
-        """An fsspec filesystem whose root is the base path."""
-        if self._fs is None:
+        """An fsspec filesystem whose root is the base path (connects on first use)."""
+        found = self._fs
+        if found is None:
             with self._lock:
                 if self._fs is None:
                     self._fs = self._open()
-        return self._fs
+                found = self._fs
+        return found
 
     def _open(self) -> DirFileSystem:
+        options = dict(self._storage_options)
+        if self.protocol in ("sftp", "ssh"):
+            options.setdefault("connect_timeout", 10)
+        if self._fresh:  # after a fault: never reuse fsspec's cached (broken) instance
+            options["skip_instance_cache"] = True
         try:
-            target, root = fsspec.core.url_to_fs(self.basepath, **self._storage_options)
+            target, root = fsspec.core.url_to_fs(self.basepath, **options)
         except Exception as exc:  # import errors, bad URLs, auth at connect time
-            raise _translate(exc, self.url, "") from exc
-        if target.protocol in ("file", ("file", "local")) or "file" in _protocols(target):
+            raise self.translate(exc, "") from exc
+        if "file" in _protocols(target):
             root = os.path.abspath(root)
             os.makedirs(root, exist_ok=True)
         return DirFileSystem(path=root, fs=target)
 
+    def reconnect(self) -> None:
+        """Drop the current connection; the next operation opens a fresh one."""
+        with self._lock:
+            self._fs, self._fresh = None, True
+
+    def translate(self, exc: BaseException, path: str) -> StorageError:
+        """The madstream error for ``exc`` raised while using ``path`` (secrets scrubbed)."""
+        return classify(exc, self.url, path, self._secrets)
+
     @property
     def local_root(self) -> str | None:
         """The native directory of the root when the storage is the local disk, else ``None``."""
+        if self.protocol != "file":
+            return None
         fs = self.fs
         return str(fs.path) if "file" in _protocols(fs.fs) else None
 
@@ -113,38 +159,69 @@ class Storage:
         root = self.local_root
         return None if root is None else os.path.join(root, clean(path))
 
+    def run(self, what: str, path: str, op: Callable[[DirFileSystem], T]) -> T:
+        """Run an idempotent operation on the filesystem, retrying transient faults after a reconnect."""
+        return retrying(
+            lambda: op(self.fs), lambda exc: self.translate(exc, path),
+            policy=self.retry, reconnect=self.reconnect, what=f"{what} `{path}`",
+        )
+
     def call(self, what: str, path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking filesystem call, translating its errors (``what`` names the action)."""
+        """Run one blocking call once, translating its errors (``what`` names the action)."""
         try:
             return fn(*args, **kwargs)
         except StorageError:
             raise
         except Exception as exc:
-            raise _translate(exc, self.url, path) from exc
+            raise self.translate(exc, path) from exc
 
     # -- sync primitives the engine uses -------------------------------------------------------
     def exists_sync(self, path: str) -> bool:
-        return self.call("exists", path, self.fs.exists, clean(path))
+        path = clean(path)
+        return self.run("exists", path, lambda fs: bool(fs.exists(path)))
 
     def open_sync(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        """Open ``path``; remote files come back wrapped (big writes, translated errors)."""
         path = clean(path)
-        if "w" in mode or "a" in mode:
+        writing = "w" in mode or "a" in mode
+        if writing:
             self.makedirs_sync(posixpath.dirname(path))
-        return self.call("open", path, self.fs.open, path, mode, **kwargs)
+        if self.local_root is not None:
+            return self.call("open", path, self.fs.open, path, mode, **kwargs)
+        if self.protocol in _BLOCK_PROTOCOLS:
+            # Object stores: multipart parts of WRITE_PART bytes; small read-ahead so a
+            # projected read fetches the column chunks it needs, not the whole object.
+            kwargs.setdefault("block_size", WRITE_PART if writing else READ_BLOCK)
+        inner = self.run("open", path, lambda fs: fs.open(path, mode, **kwargs))
+        return StorageFile(inner, lambda exc: self.translate(exc, path), path=path)
 
     def makedirs_sync(self, path: str) -> None:
-        if path and self.local_root is not None:
+        path = clean(path)
+        if not path:
+            return
+        if self.local_root is not None:
             os.makedirs(self.native(path) or path, exist_ok=True)
-        elif path:
-            self.call("mkdirs", path, self.fs.makedirs, clean(path), exist_ok=True)
+        elif self.protocol not in _BLOCK_PROTOCOLS:  # object stores have no folders to make
+            self.run("mkdirs", path, lambda fs: fs.makedirs(path, exist_ok=True))
 
     def delete_sync(self, path: str, recursive: bool = False) -> None:
         path = clean(path)
-        if self.fs.exists(path):
-            self.call("delete", path, self.fs.rm, path, recursive=recursive)
+
+        def delete(fs: DirFileSystem) -> None:
+            try:
+                fs.rm(path, recursive=recursive)
+            except FileNotFoundError:
+                pass  # already gone (or deleted by an attempt whose reply was lost)
+
+        if self.exists_sync(path):
+            self.run("delete", path, delete)
 
     def move_sync(self, src: str, dst: str) -> None:
-        """Publish ``src`` at ``dst``, replacing what was there (atomic on local disk)."""
+        """Publish ``src`` at ``dst``, replacing what was there.
+
+        Atomic on local disk (``os.replace``) and SFTP (``posix-rename``); on object stores a
+        server-side copy, which readers see all at once (an object is never half-visible).
+        """
         src, dst = clean(src), clean(dst)
         local_src, local_dst = self.native(src), self.native(dst)
         if local_src is not None and local_dst is not None:
@@ -152,27 +229,27 @@ class Storage:
             try:
                 os.replace(local_src, local_dst)
             except OSError as exc:
-                raise _translate(exc, self.url, dst) from exc
+                raise self.translate(exc, dst) from exc
             return
         self.makedirs_sync(posixpath.dirname(dst))
-        recursive = self.fs.isdir(src)
-        if recursive and self.fs.exists(dst):
-            self.call("delete", dst, self.fs.rm, dst, recursive=True)
-        self.call("move", dst, self.fs.mv, src, dst, recursive=recursive)
+        self.run("move", dst, lambda fs: _move(fs, src, dst))
 
     def glob_sync(self, pattern: str) -> list[str]:
-        return sorted(self.call("glob", pattern, self.fs.glob, clean(pattern)))
+        pattern = clean(pattern)
+        return sorted(self.run("glob", pattern, lambda fs: list(fs.glob(pattern))))
 
     def size_sync(self, path: str) -> int:
-        return int(self.call("size", path, self.fs.size, clean(path)))
+        path = clean(path)
+        return int(self.run("size", path, lambda fs: fs.size(path)))
 
     def read_bytes_sync(self, path: str) -> bytes:
-        return bytes(self.call("read", path, self.fs.cat_file, clean(path)))
+        path = clean(path)
+        return bytes(self.run("read", path, lambda fs: fs.cat_file(path)))
 
     def write_bytes_sync(self, path: str, data: bytes) -> None:
         path = clean(path)
         self.makedirs_sync(posixpath.dirname(path))
-        self.call("write", path, self.fs.pipe_file, path, data)
+        self.run("write", path, lambda fs: fs.pipe_file(path, data))
 
     # -- the seed's async helpers ---------------------------------------------------------------
     async def write_path(self, path: str, content: bytes) -> str:
@@ -235,6 +312,24 @@ class Storage:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(basepath={self.url!r})"
+
+
+def _move(fs: DirFileSystem, src: str, dst: str) -> None:
+    """Move one file or folder; a retry after a lost reply finds the move already done."""
+    recursive = fs.isdir(src)
+    if recursive and fs.exists(dst):
+        fs.rm(dst, recursive=True)
+    try:
+        fs.mv(src, dst, recursive=recursive)
+    except FileNotFoundError:
+        if fs.exists(src) or not fs.exists(dst):
+            raise
+
+
+def _url_password(url: str) -> list[str]:
+    netloc = url.partition("://")[2].split("/", 1)[0]
+    userinfo = netloc.rpartition("@")[0]
+    return [userinfo.split(":", 1)[1]] if ":" in userinfo else []
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:
