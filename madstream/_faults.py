@@ -19,7 +19,7 @@ __all__ = ["classify", "redact", "scrub"]
 
 #: Exception class names (anywhere in the MRO) that mean "the connection or server hiccupped".
 _TRANSIENT_NAMES = frozenset({
-    "ConnectionLost", "ChannelOpenError", "FSTimeoutError",
+    "ConnectionLost", "ChannelOpenError", "FSTimeoutError", "SFTPNoConnection", "SFTPConnectionLost",
     "EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
     "ClientConnectionError", "ServerDisconnectedError", "ClientOSError", "ClientPayloadError",
     "IncompleteReadError", "ResponseStreamingError",

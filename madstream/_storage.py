@@ -7,12 +7,14 @@ can read and write files without a Python file object in between.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import io
 import os
 import posixpath
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -289,7 +291,24 @@ class Storage:
         """Write rows (anything madstream accepts as a batch) as json, parquet or csv by extension."""
         from ._artifact import DataArtifact
 
-        await DataArtifact(path, data).persist()
+        with self.active():  # this storage, even when it is not the configured one
+            await DataArtifact(path, data).persist()
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[Storage]:
+        """Make this the storage that assets and artifacts use inside the ``with`` block.
+
+        Context-local (a ``ContextVar``), so concurrent tasks and worker threads started inside
+        the block see it and nothing else does.
+
+        >>> with Storage("s3://bucket/prefix", {"profile": "etl"}).active():
+        ...     await orders()
+        """
+        token = _active.set(self)
+        try:
+            yield self
+        finally:
+            _active.reset(token)
 
     async def read_data(self, path: str) -> Any:
         """Read a json, parquet or csv file back: a list of row dicts (json) or a pyarrow Table."""
@@ -344,12 +363,17 @@ def clean(path: str) -> str:
     return "/".join(parts)
 
 
+_active: contextvars.ContextVar[Storage | None] = contextvars.ContextVar("madstream_storage", default=None)
 _cache: dict[tuple[str, str, str | None], Storage] = {}
 _cache_lock = threading.Lock()
 
 
 def current_storage() -> Storage:
-    """The storage configured by the environment right now (cached per configuration)."""
+    """The storage in use right now: one made active by :meth:`Storage.active`, else the one
+    configured by the environment (cached per configuration)."""
+    chosen = _active.get()
+    if chosen is not None:
+        return chosen
     url, options, block = storage_config()
     key = (url, orjson.dumps(options, option=orjson.OPT_SORT_KEYS).decode(), block)
     with _cache_lock:
