@@ -9,30 +9,56 @@ each block as one multipart part, so they only get the error translation.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fsspec.spec import AbstractBufferedFile
 
 from ._errors import StorageError
 
-__all__ = ["StorageFile", "WRITE_CHUNK"]
+__all__ = ["IOStats", "StorageFile", "WRITE_CHUNK"]
 
 #: Bytes gathered before one write reaches an unbuffered remote file (SFTP).
 WRITE_CHUNK = 8 << 20
 
 
+@dataclass
+class IOStats:
+    """Bytes moved through remote file handles of one storage (to check pushdown, to bench)."""
+
+    #: Bytes handed to readers (DuckDB, pyarrow).
+    bytes_read: int = 0
+    #: Bytes actually transferred for those reads, read-ahead included (counted when a file closes).
+    bytes_fetched: int = 0
+    bytes_written: int = 0
+    files_opened: int = 0
+
+    def reset(self) -> None:
+        self.bytes_read = self.bytes_fetched = self.bytes_written = self.files_opened = 0
+
+
 class StorageFile:
     """An fsspec file whose errors are madstream storage errors, with large writes."""
 
-    def __init__(self, inner: Any, translate: Callable[[BaseException], StorageError], *, path: str) -> None:
+    def __init__(
+        self, inner: Any, translate: Callable[[BaseException], StorageError], *, path: str, stats: IOStats
+    ) -> None:
         self._inner = inner
+        self._stats = stats
+        stats.files_opened += 1
         self._translate = translate
         self.path = path
         # Buffered files (object stores) gather blocks themselves; SFTP files do not.
         self._gather = not isinstance(inner, AbstractBufferedFile) and "w" in getattr(inner, "mode", "")
         self._pending = bytearray()
         self._pos = 0
+        self._fetched = 0
+        self._lock = threading.Lock()
+        self._where = threading.local()
+        # sshfs files read at an offset natively (SFTP requests carry one).
+        self._positional = "sftp" in _protocols(getattr(inner, "fs", None))
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -47,6 +73,7 @@ class StorageFile:
         view = memoryview(data).cast("B")
         size = view.nbytes
         self._pos += size
+        self._stats.bytes_written += size
         if not self._gather:
             self._call(self._inner.write, view)
             return size
@@ -66,7 +93,10 @@ class StorageFile:
             self._call(self._inner.flush)
 
     def tell(self) -> int:
-        return self._pos if "w" in getattr(self._inner, "mode", "") else int(self._call(self._inner.tell))
+        if "w" in getattr(self._inner, "mode", ""):
+            return self._pos
+        pos = getattr(self._where, "pos", None)
+        return int(self._call(self._inner.tell)) if pos is None else int(pos)
 
     def close(self) -> None:
         if self.closed:
@@ -81,16 +111,48 @@ class StorageFile:
         return bool(getattr(self._inner, "closed", False))
 
     # -- reading -------------------------------------------------------------------------------
+    # DuckDB shares one handle between its threads and reads with `seek` then `read`; each
+    # thread therefore keeps its own position, and a read moves the shared file under a lock
+    # (or, on SFTP, asks for the bytes at an offset: no shared position at all).
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 0:
+            self._where.pos = offset
+            return offset
+        with self._lock:
+            self._call(self._inner.seek, offset, whence)
+            self._where.pos = int(self._call(self._inner.tell))
+        return int(self._where.pos)
+
     def read(self, size: int = -1) -> bytes:
-        return bytes(self._call(self._inner.read, size))
+        pos = getattr(self._where, "pos", None)
+        if self._positional and pos is not None and size >= 0:
+            data = bytes(self._call(self._inner.read, size, pos))
+        else:
+            with self._lock:
+                if pos is not None:
+                    self._call(self._inner.seek, pos)
+                data = bytes(self._call(self._inner.read, size))
+                pos = int(self._call(self._inner.tell)) - len(data)
+        self._where.pos = pos + len(data)
+        self._stats.bytes_read += len(data)
+        self._count_fetched(len(data))
+        return data
+
+    def _count_fetched(self, served: int) -> None:
+        # Object-store caches know what they really downloaded (read-ahead included); SFTP
+        # reads fetch exactly what was asked.
+        cache = getattr(self._inner, "cache", None)
+        total = getattr(cache, "total_requested_bytes", None)
+        if total is None or getattr(cache, "name", "") == "none":
+            self._stats.bytes_fetched += served
+        else:
+            self._stats.bytes_fetched += int(total) - self._fetched
+            self._fetched = int(total)
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(memoryview(buffer).nbytes)
         memoryview(buffer)[: len(data)] = data
         return len(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return int(self._call(self._inner.seek, offset, whence))
 
     def readable(self) -> bool:
         return "r" in getattr(self._inner, "mode", "rb")
@@ -109,3 +171,8 @@ class StorageFile:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    proto = getattr(fs, "protocol", ())
+    return (proto,) if isinstance(proto, str) else tuple(proto)

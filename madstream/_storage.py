@@ -24,7 +24,7 @@ from fsspec.implementations.dirfs import DirFileSystem
 
 from ._errors import PermanentStorageError, StorageError
 from ._faults import classify, redact, secrets_of
-from ._remote import StorageFile
+from ._remote import IOStats, StorageFile
 from ._retry import RetryPolicy, retrying
 
 __all__ = ["Storage", "current_storage", "get_fs", "storage_config"]
@@ -34,8 +34,6 @@ DEFAULT_URL = "file://./.tmp/storage"
 _BLOCK_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "az", "adl", "oss"})
 #: Multipart part size for streamed object-store writes (S3's minimum is 5 MiB).
 WRITE_PART = 16 << 20
-#: Read-ahead block for object-store reads: small enough that projections pay off.
-READ_BLOCK = 1 << 20
 T = TypeVar("T")
 
 
@@ -100,6 +98,8 @@ class Storage:
         self.retry = retry or RetryPolicy.from_env()
         self._fs: DirFileSystem | None = None
         self._fresh = False
+        #: Bytes read and written through remote file handles (not counted on local disk).
+        self.io = IOStats()
         self._lock = threading.Lock()
 
     # -- the underlying filesystem ------------------------------------------------------------
@@ -191,11 +191,15 @@ class Storage:
         if self.local_root is not None:
             return self.call("open", path, self.fs.open, path, mode, **kwargs)
         if self.protocol in _BLOCK_PROTOCOLS:
-            # Object stores: multipart parts of WRITE_PART bytes; small read-ahead so a
-            # projected read fetches the column chunks it needs, not the whole object.
-            kwargs.setdefault("block_size", WRITE_PART if writing else READ_BLOCK)
+            # Object stores: streamed writes upload multipart parts of WRITE_PART bytes. Reads
+            # fetch exactly the ranges asked for (no read-ahead): DuckDB and pyarrow already
+            # ask for whole column chunks, so a projection or a pruned row group is never fetched.
+            if writing:
+                kwargs.setdefault("block_size", WRITE_PART)
+            else:
+                kwargs.setdefault("cache_type", "none")
         inner = self.run("open", path, lambda fs: fs.open(path, mode, **kwargs))
-        return StorageFile(inner, lambda exc: self.translate(exc, path), path=path)
+        return StorageFile(inner, lambda exc: self.translate(exc, path), path=path, stats=self.io)
 
     def makedirs_sync(self, path: str) -> None:
         path = clean(path)
