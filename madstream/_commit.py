@@ -43,10 +43,17 @@ class Transaction:
         return temp
 
     def commit(self) -> None:
-        """Publish every staged file in the order staged, then drop stale files and staging folders."""
+        """Publish fragments, then results, then drop stale files and staging folders.
+
+        Results go last so that a reader who sees a new result also finds its fragments. Each
+        group is published concurrently on remote storage (moves are independent round trips).
+        """
         published = {final for _, final in self.staged}
-        for temp, final in self.staged:
-            self.storage.move_sync(temp, final)
+        marker = f".staging-{self.run_id}/"
+        fragments = [move for move in self.staged if marker in move[0]]
+        results = [move for move in self.staged if marker not in move[0]]
+        self.storage.move_many(fragments)
+        self.storage.move_many(results)
         for path in self.stale:
             if path not in published:
                 self.storage.delete_sync(path)

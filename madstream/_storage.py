@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import io
 import os
 import posixpath
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import anyio.to_thread
 import fsspec
 import orjson
 from fsspec.implementations.dirfs import DirFileSystem
 
 from ._errors import PermanentStorageError, StorageError
 from ._faults import classify, redact, secrets_of
+from ._helpers import SeedHelpers
 from ._remote import IOStats, StorageFile
 from ._retry import RetryPolicy, retrying
 
@@ -32,6 +32,8 @@ __all__ = ["Storage", "current_storage", "get_fs", "storage_config"]
 DEFAULT_URL = "file://./.tmp/storage"
 #: Protocols whose files buffer blocks themselves (object stores: one block = one upload part).
 _BLOCK_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "az", "adl", "oss"})
+#: Concurrent publishes (renames on SFTP, server-side copies on object stores) per commit.
+PUBLISH_THREADS = 16
 #: Multipart part size for streamed object-store writes (S3's minimum is 5 MiB).
 WRITE_PART = 16 << 20
 T = TypeVar("T")
@@ -72,7 +74,7 @@ def split_url(url: str) -> tuple[str, dict[str, Any]]:
     return base, options
 
 
-class Storage:
+class Storage(SeedHelpers):
     """A filesystem rooted at a base URL, with the seed's ``FsspecFileSystem`` helpers.
 
     Args:
@@ -238,6 +240,28 @@ class Storage:
                 raise self.translate(exc, dst) from exc
             return
         self.makedirs_sync(posixpath.dirname(dst))
+        self._move_remote(src, dst)
+
+    def move_many(self, moves: Sequence[tuple[str, str]]) -> None:
+        """Publish several files; remote moves run concurrently (each is a round trip or a copy)."""
+        if self.local_root is not None or len(moves) < 2:
+            for src, dst in moves:
+                self.move_sync(src, dst)
+            return
+        for folder in sorted({posixpath.dirname(clean(dst)) for _, dst in moves}):
+            self.makedirs_sync(folder)
+        with ThreadPoolExecutor(max_workers=min(PUBLISH_THREADS, len(moves))) as pool:
+            if self.protocol not in _BLOCK_PROTOCOLS:
+                list(pool.map(lambda move: self._move_remote(*move), moves))
+                return
+            # Object stores: server-side copies side by side, then one bulk delete of the sources.
+            pairs = [(clean(src), clean(dst)) for src, dst in moves]
+            list(pool.map(lambda p: self.run("publish", p[1], lambda fs: fs.copy(p[0], p[1])), pairs))
+        sources = [src for src, _ in pairs]
+        self.run("delete", sources[0], lambda fs: fs.rm(sources))
+
+    def _move_remote(self, src: str, dst: str) -> None:
+        src, dst = clean(src), clean(dst)
         self.run("move", dst, lambda fs: _move(fs, src, dst))
 
     def glob_sync(self, pattern: str) -> list[str]:
@@ -257,47 +281,6 @@ class Storage:
         self.makedirs_sync(posixpath.dirname(path))
         self.run("write", path, lambda fs: fs.pipe_file(path, data))
 
-    # -- the seed's async helpers ---------------------------------------------------------------
-    async def write_path(self, path: str, content: bytes) -> str:
-        """Write ``content`` to ``path`` (relative to the root); returns the path."""
-        await anyio.to_thread.run_sync(self.write_bytes_sync, path, content)
-        return path
-
-    async def read_path(self, path: str) -> bytes:
-        """Read the whole file at ``path``."""
-        return await anyio.to_thread.run_sync(self.read_bytes_sync, path)
-
-    async def exists(self, path: str) -> bool:
-        """Whether ``path`` exists."""
-        return await anyio.to_thread.run_sync(self.exists_sync, path)
-
-    async def delete_path(self, path: str, recursive: bool = False) -> None:
-        """Delete ``path`` (a folder needs ``recursive=True``); a missing path is not an error."""
-        await anyio.to_thread.run_sync(self.delete_sync, path, recursive)
-
-    async def glob(self, pattern: str) -> list[str]:
-        """Paths matching ``pattern``, relative to the root."""
-        return await anyio.to_thread.run_sync(self.glob_sync, pattern)
-
-    async def mkdirs(self, path: str) -> None:
-        """Create ``path`` and its parents."""
-        await anyio.to_thread.run_sync(self.makedirs_sync, path)
-
-    async def move_path(self, src: str, dst: str) -> None:
-        """Move ``src`` to ``dst``."""
-        await anyio.to_thread.run_sync(self.move_sync, src, dst)
-
-    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
-        """Open ``path`` as an fsspec file (a context manager)."""
-        return self.open_sync(path, mode, **kwargs)
-
-    async def write_data(self, path: str, data: object) -> None:
-        """Write rows (anything madstream accepts as a batch) as json, parquet or csv by extension."""
-        from ._artifact import DataArtifact
-
-        with self.active():  # this storage, even when it is not the configured one
-            await DataArtifact(path, data).persist()
-
     @contextlib.contextmanager
     def active(self) -> Iterator[Storage]:
         """Make this the storage that assets and artifacts use inside the ``with`` block.
@@ -313,25 +296,6 @@ class Storage:
             yield self
         finally:
             _active.reset(token)
-
-    async def read_data(self, path: str) -> Any:
-        """Read a json, parquet or csv file back: a list of row dicts (json) or a pyarrow Table."""
-        raw = await self.read_path(path)
-        ext = posixpath.splitext(path)[1].lower()
-        if ext == ".json":
-            try:
-                return orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                return [orjson.loads(line) for line in raw.splitlines() if line.strip()]
-        if ext == ".parquet":
-            import pyarrow.parquet as pq
-
-            return pq.read_table(io.BytesIO(raw))
-        if ext == ".csv":
-            import pyarrow.csv as pacsv
-
-            return pacsv.read_csv(io.BytesIO(raw))
-        return raw
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(basepath={self.url!r})"
