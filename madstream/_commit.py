@@ -7,10 +7,13 @@ them all on :meth:`discard`. On local disk each publish is an atomic ``os.replac
 
 from __future__ import annotations
 
+import logging
 import posixpath
 from dataclasses import dataclass, field
 
 from ._storage import Storage, clean
+
+log = logging.getLogger("madstream.storage")
 
 __all__ = ["Transaction"]
 
@@ -54,29 +57,25 @@ class Transaction:
         results = [move for move in self.staged if marker not in move[0]]
         self.storage.move_many(fragments)
         self.storage.move_many(results)
-        for path in self.stale:
-            if path not in published:
-                self.storage.delete_sync(path)
+        self.storage.delete_many([path for path in self.stale if path not in published])
         self._drop_scratch()
 
     def discard(self) -> None:
-        """Delete everything staged; what was published before stays as it was."""
-        for temp, _ in self.staged:
-            try:
-                self.storage.delete_sync(temp)
-            except Exception:  # best effort: the original error matters more than cleanup
-                pass
-        self._drop_scratch()
+        """Delete everything staged; what was published before stays as it was.
+
+        Best effort, and quick to give up: when the storage is unreachable (often why the run
+        failed) the hidden temporary files stay behind, which no reader or glob ever picks up.
+        """
+        self._drop([temp for temp, _ in self.staged] + self.scratch)
 
     def _drop_scratch(self) -> None:
-        for path in self.scratch:
-            try:
-                self.storage.delete_sync(path)
-            except Exception:
-                pass
-        dirs = {posixpath.dirname(t) for t, _ in self.staged if f".staging-{self.run_id}" in t}
-        for d in dirs:
-            try:
-                self.storage.delete_sync(d, recursive=True)
-            except Exception:
-                pass
+        self._drop(self.scratch)
+
+    def _drop(self, paths: list[str]) -> None:
+        dirs = sorted({posixpath.dirname(t) for t, _ in self.staged if f".staging-{self.run_id}" in t})
+        try:
+            self.storage.delete_many(paths)
+            for folder in dirs:
+                self.storage.delete_sync(folder, recursive=True)
+        except Exception as exc:  # noqa: BLE001 - the run's own outcome matters more than its cleanup
+            log.warning("run %s: could not delete temporary files (%s); they are hidden and never read", self.run_id, exc)

@@ -75,7 +75,7 @@ def _build() -> type:
             """The bytes of ``path`` (relative to ``basepath``)."""
             return await self.as_storage().read_path(path)
 
-        async def write_path(self, path: str, content: bytes) -> str:
+        async def write_path(self, path: str, content: bytes) -> str:  # type: ignore[override]
             """Write ``content`` to ``path``; returns ``path``."""
             return await self.as_storage().write_path(path, content)
 
@@ -87,11 +87,9 @@ def _build() -> type:
             for path in await storage.glob(f"{source}/**" if source else "**"):
                 rel = path[len(source):].lstrip("/") if source else path
                 if rel and not await anyio.to_thread.run_sync(storage.fs.isdir, path):
-                    os.makedirs(os.path.dirname(os.path.join(target, rel)), exist_ok=True)
-                    with open(os.path.join(target, rel), "wb") as fh:
-                        fh.write(await storage.read_path(path))
+                    await anyio.to_thread.run_sync(_save_local, os.path.join(target, rel), await storage.read_path(path))
 
-        async def put_directory(
+        async def put_directory(  # type: ignore[override]
             self, local_path: str | None = None, to_path: str | None = None, ignore_file: str | None = None
         ) -> int:
             """Upload the local folder ``local_path`` to ``to_path``; returns the number of files."""
@@ -100,8 +98,8 @@ def _build() -> type:
             files = [os.path.join(d, f) for d, _, names in os.walk(base) for f in names]
             for file in files:
                 rel = os.path.relpath(file, base).replace(os.sep, "/")
-                with open(file, "rb") as fh:
-                    await storage.write_path(f"{to_path or ''}/{rel}".lstrip("/"), fh.read())
+                content = await anyio.to_thread.run_sync(_read_local, file)
+                await storage.write_path(f"{to_path or ''}/{rel}".lstrip("/"), content)
             return len(files)
 
         # -- the seed's helpers ------------------------------------------------------------------
@@ -140,11 +138,22 @@ def _build() -> type:
     return FsspecFileSystem
 
 
+def _save_local(path: str, content: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(content)
+
+
+def _read_local(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 def load_block_storage(name: str) -> Storage:
     """The storage of the saved ``FsspecFileSystem`` block ``name`` (``FILESYSTEM_BLOCK_NAME``).
 
     Loads synchronously even when called on an event loop: it happens once per process and
     configuration, and the engine needs the storage before anything else can run.
     """
-    block = block_class().load(name, _sync=True)
+    block: Any = block_class().load(name, _sync=True)  # type: ignore[attr-defined]
     return block.as_storage()  # type: ignore[no-any-return]

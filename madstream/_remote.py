@@ -12,13 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from fsspec.spec import AbstractBufferedFile
 
 from ._errors import StorageError
 
-__all__ = ["IOStats", "StorageFile", "WRITE_CHUNK"]
+__all__ = ["WRITE_CHUNK", "IOStats", "StorageFile"]
 
 #: Bytes gathered before one write reaches an unbuffered remote file (SFTP).
 WRITE_CHUNK = 8 << 20
@@ -163,7 +163,7 @@ class StorageFile:
     def seekable(self) -> bool:
         return self.readable()
 
-    def __enter__(self) -> StorageFile:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,6 +9,7 @@ which is safe because nothing of it was published.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -73,7 +74,5 @@ def retrying(
             log.warning("storage %s failed (attempt %d/%d), retrying in %.2fs: %s", what, attempt, policy.attempts, wait, error)
             time.sleep(wait)
             attempt += 1
-            try:
+            with contextlib.suppress(Exception):  # the next attempt reports the fault
                 reconnect()
-            except Exception:  # the next attempt reports the fault
-                pass

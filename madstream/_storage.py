@@ -188,9 +188,9 @@ class Storage(SeedHelpers):
         """Open ``path``; remote files come back wrapped (big writes, translated errors)."""
         path = clean(path)
         writing = "w" in mode or "a" in mode
-        if writing:
-            self.makedirs_sync(posixpath.dirname(path))
         if self.local_root is not None:
+            if writing:
+                self.makedirs_sync(posixpath.dirname(path))
             return self.call("open", path, self.fs.open, path, mode, **kwargs)
         if self.protocol in _BLOCK_PROTOCOLS:
             # Object stores: streamed writes upload multipart parts of WRITE_PART bytes. Reads
@@ -200,7 +200,19 @@ class Storage(SeedHelpers):
                 kwargs.setdefault("block_size", WRITE_PART)
             else:
                 kwargs.setdefault("cache_type", "none")
-        inner = self.run("open", path, lambda fs: fs.open(path, mode, **kwargs))
+
+        def open_file(fs: DirFileSystem) -> Any:
+            try:
+                return fs.open(path, mode, **kwargs)
+            except FileNotFoundError:
+                # Make the folder only when it is missing: on SFTP that saves a round trip per
+                # component of the path for every file (and a run writes one per fragment).
+                if not writing or not posixpath.dirname(path):
+                    raise
+                fs.makedirs(posixpath.dirname(path), exist_ok=True)
+                return fs.open(path, mode, **kwargs)
+
+        inner = self.run("open", path, open_file)
         return StorageFile(inner, lambda exc: self.translate(exc, path), path=path, stats=self.io)
 
     def makedirs_sync(self, path: str) -> None:
@@ -223,6 +235,26 @@ class Storage(SeedHelpers):
 
         if self.exists_sync(path):
             self.run("delete", path, delete)
+
+    def delete_many(self, paths: Sequence[str]) -> None:
+        """Delete files (missing ones are fine): one bulk request on object stores."""
+        paths = [clean(p) for p in paths]
+        if not paths:
+            return
+        if self.local_root is not None:
+            for path in paths:
+                self.delete_sync(path)
+            return
+
+        def delete(fs: DirFileSystem) -> None:
+            if self.protocol in _BLOCK_PROTOCOLS:  # bulk delete; absent keys are no error
+                fs.rm(paths)
+                return
+            present = [p for p in paths if fs.exists(p)]
+            if present:
+                fs.rm(present)
+
+        self.run("delete", paths[0], delete)
 
     def move_sync(self, src: str, dst: str) -> None:
         """Publish ``src`` at ``dst``, replacing what was there.
@@ -355,7 +387,7 @@ def current_storage() -> Storage:
     else:
         if url.startswith(("file://", "/")) or "://" not in url:
             # Resolve relative local roots against the working directory once, here.
-            local = url[len("file://"):] if url.startswith("file://") else url
+            local = url.removeprefix("file://")
             url = "file://" + os.path.abspath(local)
         made = Storage(url, options)
     with _cache_lock:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import anyio
 import duckdb
 import polars as pl
 import pytest
@@ -92,7 +92,7 @@ async def test_cache_expiration_across_processes(backend: Backend, tmp_path: Pat
         """
     ))
     env = {**os.environ, **backend.env, "PYTHONPATH": os.pathsep.join(sys.path)}
-    subprocess.run([sys.executable, str(script)], env=env, check=True, timeout=60, cwd=tmp_path)
+    await anyio.run_process([sys.executable, str(script)], env=env, check=True, cwd=tmp_path)
 
     calls = []
 
