@@ -25,7 +25,7 @@ _TRANSIENT_NAMES = frozenset({
     "IncompleteReadError", "ResponseStreamingError",
 })
 #: ... and names that mean "this will never work as configured".
-_AUTH_NAMES = frozenset({"PermissionDenied", "HostKeyNotVerifiable", "NoCredentialsError", "KeyImportError"})
+_AUTH_NAMES = frozenset({"PermissionDenied", "NoCredentialsError", "KeyImportError"})
 _TRANSIENT_ERRNOS = frozenset({
     errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMEDOUT,
     errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN,
@@ -88,10 +88,12 @@ def _names(exc: BaseException) -> set[str]:
 
 
 def _kind(exc: BaseException) -> str:
-    """``"auth"``, ``"bucket"``, ``"denied"``, ``"missing"``, ``"transient"`` or ``"other"``."""
+    """``"auth"``, ``"hostkey"``, ``"bucket"``, ``"denied"``, ``"missing"``, ``"transient"`` or ``"other"``."""
     for link in _chain(exc):
         names = _names(link)
         text = str(link)
+        if "HostKeyNotVerifiable" in names:
+            return "hostkey"
         if names & _AUTH_NAMES or "InvalidAccessKeyId" in text or "SignatureDoesNotMatch" in text:
             return "auth"
         if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
@@ -127,6 +129,10 @@ _REPORTS: dict[str, tuple[type[StorageError], str, str]] = {
     "auth": (
         PermanentStorageError, "authentication failed on {where}",
         "check the user name, password, key or access key in FILESYSTEM_STORAGE_OPTIONS or the block",
+    ),
+    "hostkey": (
+        PermanentStorageError, "the host key of {where} is not trusted",
+        "check the `known_hosts` option: the server's key must be listed for this host and port",
     ),
     "bucket": (
         PermanentStorageError, "the bucket of {where} does not exist",

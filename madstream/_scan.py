@@ -30,7 +30,7 @@ def location(storage: Storage, path: str, con: duckdb.DuckDBPyConnection) -> str
     native = storage.native(path)
     if native is not None:
         return native
-    ensure_mad_protocol(con)
+    ensure_mad_protocol(con, storage)
     return f"mad://{clean(path)}"
 
 

@@ -38,6 +38,13 @@ class _Auth(asyncssh.SSHServer):
     def validate_password(self, username: str, password: str) -> bool:
         return username == self.owner.user and password == self.owner.password
 
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        trusted = self.owner.client_key.export_public_key()
+        return username == self.owner.user and key.export_public_key() == trusted
+
 
 class SFTPServer:
     """An asyncssh SFTP server chrooted at ``root``, on 127.0.0.1 with a random port."""
@@ -49,6 +56,8 @@ class SFTPServer:
         self.port = 0
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self._key = asyncssh.generate_private_key("ssh-ed25519")
+        #: The one client key this server trusts (key auth, instead of the password).
+        self.client_key = asyncssh.generate_private_key("ssh-ed25519")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="sftp-server")
         self._thread.start()
@@ -95,6 +104,16 @@ class SFTPServer:
 
     def options(self) -> dict[str, Any]:
         return {"password": self.password, "known_hosts": None}
+
+    def key_options(self, folder: Path, *, trust_host: bool = True) -> dict[str, Any]:
+        """Options for key auth with host-key checking: files for the client key and known_hosts."""
+        key_file = folder / "id_ed25519"
+        key_file.write_bytes(self.client_key.export_private_key())
+        key_file.chmod(0o600)
+        host_key = self._key if trust_host else asyncssh.generate_private_key("ssh-ed25519")
+        known = folder / "known_hosts"
+        known.write_bytes(f"[127.0.0.1]:{self.port} ".encode() + host_key.export_public_key())
+        return {"client_keys": [str(key_file)], "known_hosts": str(known)}
 
 
 class S3Server:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -96,7 +97,7 @@ async def test_sftp_wrong_password(sftp_server: SFTPServer, monkeypatch: pytest.
 async def test_s3_missing_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
     options = s3_server.options()
     monkeypatch.setenv("FILESYSTEM_URL", "s3://no-such-bucket/prefix")
-    monkeypatch.setenv("FILESYSTEM_STORAGE_OPTIONS", __import__("json").dumps(options))
+    monkeypatch.setenv("FILESYSTEM_STORAGE_OPTIONS", json.dumps(options))
 
     @asset("x/result.parquet", name="nobucket")
     def rows():
@@ -134,3 +135,27 @@ async def test_bad_storage_options_json(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_s3_bucket_name_used(s3_server: S3Server) -> None:
     assert BUCKET  # the session bucket exists; the missing-bucket test uses another name
+
+
+async def test_sftp_key_auth_with_known_hosts(
+    sftp_server: SFTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (sftp_server.root / "keyed").mkdir(exist_ok=True)
+    monkeypatch.setenv("FILESYSTEM_URL", sftp_server.url("keyed"))
+    monkeypatch.setenv("FILESYSTEM_STORAGE_OPTIONS", json.dumps(sftp_server.key_options(tmp_path)))
+
+    @asset("x/result.parquet", name="keyed")
+    def rows():
+        return [{"id": 1}, {"id": 2}]
+
+    await rows()
+    assert (await rows.query("SELECT sum(id)")).fetchone() == (3,)
+    assert (sftp_server.root / "keyed" / "x" / "result.parquet").is_file()
+
+
+async def test_sftp_untrusted_host_key(sftp_server: SFTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FILESYSTEM_URL", sftp_server.url("keyed"))
+    monkeypatch.setenv("FILESYSTEM_STORAGE_OPTIONS", json.dumps(sftp_server.key_options(tmp_path, trust_host=False)))
+    with pytest.raises(PermanentStorageError, match="host key .* is not trusted") as caught:
+        await (await get_fs()).exists("anything")
+    assert "known_hosts" in str(caught.value)
