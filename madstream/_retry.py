@@ -66,10 +66,14 @@ def retrying(
             return op()
         except Exception as exc:
             error = translate(exc)
-            if not error.transient or attempt >= policy.attempts:
+            if not error.transient:
                 if error is exc:
                     raise
                 raise error from exc
+            if attempt >= policy.attempts:
+                raise type(error)(
+                    f"{error.detail}; gave up after {attempt} attempts", path=error.path, hint=error.hint
+                ) from exc
             wait = policy.delay(attempt)
             log.warning("storage %s failed (attempt %d/%d), retrying in %.2fs: %s", what, attempt, policy.attempts, wait, error)
             time.sleep(wait)
