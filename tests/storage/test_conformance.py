@@ -231,3 +231,15 @@ async def test_remote_reads_fetch_only_what_the_query_needs(backend: Backend) ->
     filtered = fs.io.bytes_fetched
     assert 0 < projected < size * 0.6  # two columns of three: the text column is never fetched
     assert 0 < filtered < projected * 0.5  # row groups whose id range cannot match are skipped
+
+
+async def test_schema_change_mid_run_merges_remote_parts(backend: Backend) -> None:
+    @asset("evolve/out.parquet|csv", name="evolve", artifact_filetype="parquet")
+    async def evolve():
+        yield [{"id": 1, "score": 1}]
+        yield [{"id": 2, "score": 2.5, "tag": "new"}]  # int → float, and a new column
+
+    await evolve()
+    for path in ("evolve/out.parquet", "evolve/out.csv"):
+        rows = (await DataArtifact(path).query("SELECT id, score, tag ORDER BY id")).fetchall()
+        assert rows == [(1, 1.0, None), (2, 2.5, "new")], path
