@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ def prefect_api() -> Iterator[None]:
 
 def test_block_saves_loads_and_hides_secrets(prefect_api: None, sftp_server: SFTPServer) -> None:
     (sftp_server.root / "blockdata").mkdir(exist_ok=True)
-    FsspecFileSystem = madstream.FsspecFileSystem
+    FsspecFileSystem: Any = madstream.FsspecFileSystem
     from prefect.filesystems import WritableDeploymentStorage, WritableFileSystem
 
     assert issubclass(FsspecFileSystem, WritableFileSystem)
@@ -49,7 +50,7 @@ async def test_block_name_configures_every_asset(
     prefect_api: None, sftp_server: SFTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     (sftp_server.root / "viablock").mkdir(exist_ok=True)
-    FsspecFileSystem = madstream.FsspecFileSystem
+    FsspecFileSystem: Any = madstream.FsspecFileSystem
     await FsspecFileSystem(basepath=sftp_server.url("viablock"), storage_options=sftp_server.options()).save(
         "madstream-assets", overwrite=True
     )

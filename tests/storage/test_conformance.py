@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 
 from madstream import DataArtifact, ExtractError, asset, get_fs, register_mad_protocol
+from madstream._types import ARTIFACT_FILE_TYPES
 
 from .conftest import Backend
 
@@ -31,7 +32,7 @@ ROWS = [
 
 
 @pytest.mark.parametrize("filetype", ["parquet", "json", "csv"])
-async def test_materialize_results_and_artifacts(backend: Backend, filetype: str) -> None:
+async def test_materialize_results_and_artifacts(backend: Backend, filetype: ARTIFACT_FILE_TYPES) -> None:
     @asset(f"sales/orders.{filetype}", name=f"orders_{filetype}", artifact_filetype=filetype)
     async def orders():
         yield ROWS[:2]
@@ -156,7 +157,8 @@ async def test_mad_protocol_reads_and_writes(backend: Backend) -> None:
     con.close()
 
     await register_mad_protocol()  # the default connection, as duckdb.sql uses
-    assert duckdb.sql("SELECT count(*) FROM 'mad://mad/copied.parquet'").fetchall() == [(3,)]
+    counted = duckdb.sql("SELECT count(*) FROM 'mad://mad/copied.parquet'")
+    assert counted is not None and counted.fetchall() == [(3,)]
 
 
 async def test_get_fs_helpers(backend: Backend) -> None:
