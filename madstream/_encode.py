@@ -76,6 +76,8 @@ _types_local = threading.local()
 
 def duckdb_types(schema: pa.Schema) -> dict[str, str]:
     """DuckDB's name for the type of each column of ``schema`` (asked of DuckDB itself)."""
+    if not schema.names:
+        return {}
     con = getattr(_types_local, "con", None)
     if con is None:
         con = _types_local.con = duckdb.connect()

@@ -94,8 +94,8 @@ def rows_to_batch(rows: Sequence[object], *, asset: str, batch: int) -> pa.Recor
     dict_rows: Sequence[dict[str, Any]] = rows  # type: ignore[assignment]
     # pyarrow names columns after the first row only; take the union of keys so none is lost.
     keys = list(dict.fromkeys(chain.from_iterable(dict_rows)))
-    if not keys:
-        return pa.record_batch([pa.nulls(len(dict_rows))], names=["_empty"]).select([])
+    if not keys:  # rows of `{}` carry no values: nothing to write
+        return pa.record_batch([], schema=pa.schema([]))
     try:
         if len(keys) == len(dict_rows[0]):
             built = pa.RecordBatch.from_pylist(list(dict_rows))

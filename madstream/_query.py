@@ -19,7 +19,7 @@ import pyarrow as pa
 from ._errors import QueryError
 from ._types import Params
 
-__all__ = ["QueryResult", "connection", "run_query", "stream_relation"]
+__all__ = ["QueryResult", "connection", "iter_reader", "relation_reader", "run_query", "stream_relation"]
 
 _con: duckdb.DuckDBPyConnection | None = None
 _con_lock = threading.Lock()
@@ -37,9 +37,25 @@ def connection() -> duckdb.DuckDBPyConnection:
     return _con
 
 
-def _reader(rel: duckdb.DuckDBPyRelation, rows: int) -> pa.RecordBatchReader:
+def relation_reader(rel: duckdb.DuckDBPyRelation, rows: int) -> pa.RecordBatchReader:
+    """A streaming Arrow reader over ``rel`` (``to_arrow_reader`` on DuckDB 2, older name on 1.x)."""
     to_reader = getattr(rel, "to_arrow_reader", None) or rel.fetch_record_batch
     return to_reader(rows)
+
+
+def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    # StopIteration cannot cross a thread hand-off into a coroutine; turn it into None.
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+
+
+async def iter_reader(reader: pa.RecordBatchReader) -> AsyncIterator[pa.RecordBatch]:
+    """The non-empty batches of ``reader``, each read in a worker thread."""
+    while (batch := await anyio.to_thread.run_sync(_next_batch, reader)) is not None:
+        if batch.num_rows:
+            yield batch
 
 
 def _table(rel: duckdb.DuckDBPyRelation) -> pa.Table:
@@ -67,7 +83,7 @@ class QueryResult:
 
     # -- row fetching, streamed --------------------------------------------------------------
     def _row_iter(self) -> Iterator[tuple[Any, ...]]:
-        reader = _reader(self._relation, _FETCH_ROWS)
+        reader = relation_reader(self._relation, _FETCH_ROWS)
         for batch in reader:
             columns = [c.to_pylist() for c in batch.columns]
             yield from zip(*columns)
@@ -108,7 +124,7 @@ class QueryResult:
 
     def to_arrow_reader(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
         """The result as a streaming ``pyarrow.RecordBatchReader``."""
-        return _reader(self._relation, batch_rows)
+        return relation_reader(self._relation, batch_rows)
 
     def pl(self) -> Any:
         """The whole result as a ``polars.DataFrame``."""
@@ -179,10 +195,5 @@ def run_query(source_sql: str, query_str: str | None, params: Params, *, asset: 
 async def stream_relation(result: QueryResult, batch_rows: int) -> AsyncIterator[pa.RecordBatch]:
     """Arrow batches of at most ``batch_rows`` rows, pulled in a worker thread one at a time."""
     reader = await anyio.to_thread.run_sync(result.to_arrow_reader, batch_rows)
-    while True:
-        try:
-            batch = await anyio.to_thread.run_sync(reader.read_next_batch)
-        except StopIteration:
-            return
-        if batch.num_rows:
-            yield batch
+    async for batch in iter_reader(reader):
+        yield batch
