@@ -55,9 +55,12 @@ def _fresh(asset: DataAsset, spec: Spec, storage: Storage) -> Manifest | None:
     manifest = read_manifest(storage, spec.name, spec.asset_id)
     if manifest is None or _now() - manifest.materialized > asset.cache_expiration:
         return None
-    if not all(storage.exists_sync(p) for p in manifest.results):
+    try:
+        sizes = [storage.size_sync(p) for p in manifest.results]
+    except Exception:  # a result is gone
         return None
-    return manifest
+    # Another configuration sharing the path may have overwritten the file since.
+    return manifest if sizes == manifest.result_sizes else None
 
 
 async def current_result(asset: DataAsset) -> DataArtifact:
@@ -111,6 +114,7 @@ async def materialize(asset: DataAsset) -> DataArtifact:
             # The previous run's fragments are replaced: drop any this run did not rewrite.
             txn.stale = await anyio.to_thread.run_sync(storage.glob_sync, posixpath.join(fragment_dir, "fragment=*"))
         await anyio.to_thread.run_sync(txn.commit)
+        sizes = [await anyio.to_thread.run_sync(storage.size_sync, p) for p in spec.results]
     except BaseException as exc:
         writer.abort()
         with anyio.CancelScope(shield=True):
@@ -128,7 +132,7 @@ async def materialize(asset: DataAsset) -> DataArtifact:
     run.status, run.rows, run.batches, run.bytes = "succeeded", stats.rows, stats.batches, stats.bytes
     manifest = Manifest(
         asset_id=spec.asset_id, asset_name=spec.name, run_id=run.id, materialized=run.materialized,
-        results=list(spec.results), fragments=stats.fragments, fragment_type=asset.artifact_filetype,
+        results=list(spec.results), result_sizes=sizes, fragments=stats.fragments, fragment_type=asset.artifact_filetype,
         columns=stats.column_types, rows=stats.rows, bytes=stats.bytes, parameters=spec.parameters,
         schema_changes=stats.schema_changes,
     )
