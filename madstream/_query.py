@@ -72,8 +72,9 @@ class QueryResult:
     >>> result.pl()  # a polars.DataFrame
     """
 
-    def __init__(self, relation: duckdb.DuckDBPyRelation) -> None:
+    def __init__(self, relation: duckdb.DuckDBPyRelation, params: Params = None) -> None:
         self._relation = relation
+        self._params = params
         self._rows: Iterator[tuple[Any, ...]] | None = None
 
     @property
@@ -83,7 +84,7 @@ class QueryResult:
 
     # -- row fetching, streamed --------------------------------------------------------------
     def _row_iter(self) -> Iterator[tuple[Any, ...]]:
-        reader = relation_reader(self._relation, _FETCH_ROWS)
+        reader = self.to_arrow_reader(_FETCH_ROWS)
         for batch in reader:
             columns = [c.to_pylist() for c in batch.columns]
             yield from zip(*columns)
@@ -123,8 +124,15 @@ class QueryResult:
         return _table(self._relation)
 
     def to_arrow_reader(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
-        """The result as a streaming ``pyarrow.RecordBatchReader``."""
-        return relation_reader(self._relation, batch_rows)
+        """The result as a streaming ``pyarrow.RecordBatchReader``.
+
+        The stream runs on a cursor of its own: DuckDB 2 allows one open streaming result per
+        connection, and a half-read stream must not block other queries on this result.
+        """
+        sql = self._relation.sql_query()
+        cursor = connection().cursor()
+        rel = cursor.sql(sql, params=self._params) if self._params is not None else cursor.sql(sql)
+        return relation_reader(rel, batch_rows)
 
     def pl(self) -> Any:
         """The whole result as a ``polars.DataFrame``."""
@@ -162,7 +170,7 @@ class QueryResult:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             out = attr(*args, **kwargs)
-            return QueryResult(out) if isinstance(out, duckdb.DuckDBPyRelation) else out
+            return QueryResult(out, self._params) if isinstance(out, duckdb.DuckDBPyRelation) else out
 
         return call
 
@@ -189,7 +197,7 @@ def run_query(source_sql: str, query_str: str | None, params: Params, *, asset: 
             f"the query `{query_str}` returned no relation", asset=asset, path=path,
             hint="use a query that produces rows (SELECT ...)",
         )
-    return QueryResult(rel)
+    return QueryResult(rel, params)
 
 
 async def stream_relation(result: QueryResult, batch_rows: int) -> AsyncIterator[pa.RecordBatch]:
