@@ -25,7 +25,7 @@ from ._catalog import DataAssetRun, Manifest, read_manifest, write_manifest
 from ._commit import Transaction
 from ._errors import ExtractError, MadstreamError
 from ._pipeline import pump
-from ._storage import Storage, current_storage
+from ._storage import Storage, current_storage, translate_error
 from ._write import Layout, RunWriter
 
 __all__ = ["current_result", "materialize"]
@@ -120,10 +120,13 @@ async def materialize(asset: DataAsset) -> DataArtifact:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(txn.discard)
             await _record_failure(run, exc, started, storage)
+        if isinstance(exc, OSError):
+            raise translate_error(exc, storage.url, spec.path) from exc
         if isinstance(exc, Exception) and not isinstance(exc, MadstreamError):
-            raise ExtractError(
-                f"{type(exc).__name__}: {exc}", asset=spec.name, path=spec.path,
-                hint="fix the extract function; the previous result is unchanged",
+            # Errors of the extract function are already ExtractErrors; this is ours.
+            raise MadstreamError(
+                f"materializing failed: {type(exc).__name__}: {exc}", asset=spec.name, path=spec.path,
+                hint="the previous result is unchanged; please report this with its traceback",
             ) from exc
         raise
 

@@ -21,7 +21,7 @@ from fsspec.implementations.dirfs import DirFileSystem
 
 from ._errors import PermanentStorageError, StorageError, TransientStorageError
 
-__all__ = ["Storage", "current_storage", "get_fs", "storage_config"]
+__all__ = ["Storage", "current_storage", "get_fs", "storage_config", "translate_error"]
 
 DEFAULT_URL = "file://./.tmp/storage"
 T = TypeVar("T")
@@ -35,7 +35,7 @@ def storage_config() -> tuple[str, dict[str, Any], str | None]:
     return url, options, os.environ.get("FILESYSTEM_BLOCK_NAME") or None
 
 
-def _translate(exc: Exception, url: str, path: str) -> StorageError:
+def translate_error(exc: Exception, url: str, path: str) -> StorageError:
     """Map a filesystem exception to our tree, naming the redacted URL and path."""
     if isinstance(exc, StorageError):
         return exc
@@ -96,7 +96,7 @@ class Storage:
         try:
             target, root = fsspec.core.url_to_fs(self.basepath, **self._storage_options)
         except Exception as exc:  # import errors, bad URLs, auth at connect time
-            raise _translate(exc, self.url, "") from exc
+            raise translate_error(exc, self.url, "") from exc
         if target.protocol in ("file", ("file", "local")) or "file" in _protocols(target):
             root = os.path.abspath(root)
             os.makedirs(root, exist_ok=True)
@@ -120,7 +120,7 @@ class Storage:
         except StorageError:
             raise
         except Exception as exc:
-            raise _translate(exc, self.url, path) from exc
+            raise translate_error(exc, self.url, path) from exc
 
     # -- sync primitives the engine uses -------------------------------------------------------
     def exists_sync(self, path: str) -> bool:
@@ -152,7 +152,7 @@ class Storage:
             try:
                 os.replace(local_src, local_dst)
             except OSError as exc:
-                raise _translate(exc, self.url, dst) from exc
+                raise translate_error(exc, self.url, dst) from exc
             return
         self.makedirs_sync(posixpath.dirname(dst))
         recursive = self.fs.isdir(src)
