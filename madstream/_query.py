@@ -1,7 +1,7 @@
 """Query: DuckDB over committed files, returned as a :class:`QueryResult`.
 
 ``QueryResult`` keeps the DuckDB-relation usage the seed's users rely on working on DuckDB 1.5
-and 2.x alike: ``fetchone``/``fetchmany`` stream rows from an Arrow reader (successive calls
+and 2.x alike: ``fetchone``/``fetchmany`` stream rows from a cursor of their own (successive calls
 continue), ``fetchall``, ``pl``, ``df``, ``arrow`` (a ``pyarrow.Table``), ``columns``,
 ``types``, ``description``, and relational methods, whose results are wrapped again.
 """
@@ -23,7 +23,7 @@ __all__ = ["QueryResult", "connection", "iter_reader", "relation_reader", "run_q
 
 _con: duckdb.DuckDBPyConnection | None = None
 _con_lock = threading.Lock()
-#: Rows per Arrow batch pulled for ``fetchone``/``fetchmany``.
+#: Rows fetched at a time when a result is iterated.
 _FETCH_ROWS = 2_048
 
 
@@ -75,7 +75,7 @@ class QueryResult:
     def __init__(self, relation: duckdb.DuckDBPyRelation, params: Params = None) -> None:
         self._relation = relation
         self._params = params
-        self._rows: Iterator[tuple[Any, ...]] | None = None
+        self._rows: duckdb.DuckDBPyConnection | None = None
 
     @property
     def relation(self) -> duckdb.DuckDBPyRelation:
@@ -83,40 +83,37 @@ class QueryResult:
         return self._relation
 
     # -- row fetching, streamed --------------------------------------------------------------
-    def _row_iter(self) -> Iterator[tuple[Any, ...]]:
-        reader = self.to_arrow_reader(_FETCH_ROWS)
-        for batch in reader:
-            columns = [c.to_pylist() for c in batch.columns]
-            yield from zip(*columns)
-
-    def _stream(self) -> Iterator[tuple[Any, ...]]:
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        # A cursor of its own runs the query once and streams rows from it: successive
+        # fetchone/fetchmany calls continue, and values convert exactly as DuckDB's own fetches
+        # (HUGEINT sums stay ints), on DuckDB 1.5 and 2.x alike.
         if self._rows is None:
-            self._rows = self._row_iter()
+            self._rows = self._execute()
         return self._rows
+
+    def _execute(self) -> duckdb.DuckDBPyConnection:
+        cursor = connection().cursor()
+        sql = self._relation.sql_query()
+        return cursor.execute(sql, self._params) if self._params is not None else cursor.execute(sql)
 
     def fetchone(self) -> tuple[Any, ...] | None:
         """The next row, or ``None`` when all rows have been fetched."""
-        return next(self._stream(), None)
+        return self._cursor().fetchone()
 
     def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
         """Up to ``size`` next rows; continues where the previous fetch stopped."""
-        stream = self._stream()
-        out = []
-        for row in stream:
-            out.append(row)
-            if len(out) >= size:
-                break
-        return out
+        return self._cursor().fetchmany(size)
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         """Every remaining row (all rows if nothing was fetched yet)."""
         if self._rows is None:
             return self._relation.fetchall()
-        rows = list(self._rows)
-        return rows
+        return self._rows.fetchall()
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        return self._row_iter()
+        cursor = self._execute()
+        while rows := cursor.fetchmany(_FETCH_ROWS):
+            yield from rows
 
     # -- whole results -------------------------------------------------------------------------
     def arrow(self) -> pa.Table:

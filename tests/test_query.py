@@ -89,3 +89,9 @@ async def test_bad_query_is_a_query_error_naming_the_asset() -> None:
 async def test_missing_artifact_says_what_to_do() -> None:
     with pytest.raises(QueryError, match="does not exist.*materialize"):
         await DataArtifact("nowhere/x.parquet").query()
+
+
+async def test_values_convert_like_duckdb_and_iteration_streams() -> None:
+    total = await products.query("SELECT sum(id), sum(stock)")
+    assert total.fetchone() == (49_995_000, 495_000)  # HUGEINT sums come back as ints
+    assert sum(1 for _ in await products.query("SELECT id")) == 10_000
