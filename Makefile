@@ -4,14 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean constraints
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install --quiet -e '.[test]'
+# constraints.txt pins the versions the suite was last verified with, so a fresh install never
+# spends minutes backtracking through boto/moto releases; regenerate it with `make constraints`.
+$(STAMP): $(PY) pyproject.toml constraints.txt
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,3 +29,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .tmp .pytest_cache
+
+constraints: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | grep -v '^madstream' > constraints.txt
