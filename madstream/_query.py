@@ -72,10 +72,13 @@ class QueryResult:
     >>> result.pl()  # a polars.DataFrame
     """
 
-    def __init__(self, relation: duckdb.DuckDBPyRelation, params: Params = None) -> None:
+    def __init__(self, relation: duckdb.DuckDBPyRelation, params: Params = None, sql: str | None = None) -> None:
         self._relation = relation
         self._params = params
-        self._rows: duckdb.DuckDBPyConnection | None = None
+        # The SQL that made the relation: DuckDB 1.x materializes parameterized queries, and the
+        # relation's own sql_query() then cannot be run again.
+        self._sql = sql
+        self._rows: Any = None
 
     @property
     def relation(self) -> duckdb.DuckDBPyRelation:
@@ -83,7 +86,7 @@ class QueryResult:
         return self._relation
 
     # -- row fetching, streamed --------------------------------------------------------------
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
+    def _cursor(self) -> Any:
         # A cursor of its own runs the query once and streams rows from it: successive
         # fetchone/fetchmany calls continue, and values convert exactly as DuckDB's own fetches
         # (HUGEINT sums stay ints), on DuckDB 1.5 and 2.x alike.
@@ -91,10 +94,15 @@ class QueryResult:
             self._rows = self._execute()
         return self._rows
 
-    def _execute(self) -> duckdb.DuckDBPyConnection:
+    def _execute(self) -> Any:
         cursor = connection().cursor()
-        sql = self._relation.sql_query()
-        return cursor.execute(sql, self._params) if self._params is not None else cursor.execute(sql)
+        sql = self._sql or self._relation.sql_query()
+        try:
+            return cursor.execute(sql, self._params) if self._params is not None else cursor.execute(sql)
+        except duckdb.ParserException:
+            if hasattr(self._relation, "fetchmany"):  # DuckDB 1.x: the relation streams rows itself
+                return self._relation
+            raise
 
     def fetchone(self) -> tuple[Any, ...] | None:
         """The next row, or ``None`` when all rows have been fetched."""
@@ -126,9 +134,12 @@ class QueryResult:
         The stream runs on a cursor of its own: DuckDB 2 allows one open streaming result per
         connection, and a half-read stream must not block other queries on this result.
         """
-        sql = self._relation.sql_query()
+        sql = self._sql or self._relation.sql_query()
         cursor = connection().cursor()
-        rel = cursor.sql(sql, params=self._params) if self._params is not None else cursor.sql(sql)
+        try:
+            rel = cursor.sql(sql, params=self._params) if self._params is not None else cursor.sql(sql)
+        except duckdb.ParserException:
+            rel = self._relation  # DuckDB 1.x, parameterized: already materialized
         return relation_reader(rel, batch_rows)
 
     def pl(self) -> Any:
@@ -194,7 +205,7 @@ def run_query(source_sql: str, query_str: str | None, params: Params, *, asset: 
             f"the query `{query_str}` returned no relation", asset=asset, path=path,
             hint="use a query that produces rows (SELECT ...)",
         )
-    return QueryResult(rel, params)
+    return QueryResult(rel, params, sql)
 
 
 async def stream_relation(result: QueryResult, batch_rows: int) -> AsyncIterator[pa.RecordBatch]:

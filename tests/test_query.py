@@ -95,3 +95,8 @@ async def test_values_convert_like_duckdb_and_iteration_streams() -> None:
     total = await products.query("SELECT sum(id), sum(stock)")
     assert total.fetchone() == (49_995_000, 495_000)  # HUGEINT sums come back as ints
     assert sum(1 for _ in await products.query("SELECT id")) == 10_000
+
+
+def test_duckdb_version_is_supported() -> None:
+    major, minor = (int(p) for p in duckdb.__version__.split(".")[:2])
+    assert (major, minor) >= (1, 5)
