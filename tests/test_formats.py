@@ -125,3 +125,15 @@ async def test_csv_options_are_honoured(storage_root: Path) -> None:
     result = await artifact.query("SELECT * ORDER BY id")
     assert [str(t) for t in result.types] == ["INTEGER", "VARCHAR"]
     assert result.fetchall() == [(1, "x"), (2, "y")]
+
+
+async def test_foreign_json_with_wide_objects_stays_nested(storage_root: Path) -> None:
+    import orjson
+
+    lines = [{"id": i, "attrs": {f"k{j}": j for j in range(i % 7, 400, 3)}} for i in range(50)]
+    (storage_root / "foreign").mkdir(parents=True)
+    (storage_root / "foreign" / "wide.json").write_bytes(b"\n".join(orjson.dumps(r) for r in lines))
+    result = await DataArtifact("foreign/wide.json").query("SELECT attrs ORDER BY id")
+    assert str(result.types[0]).startswith(("STRUCT", "MAP"))
+    first = result.fetchone()[0]
+    assert first["k3"] == 3
