@@ -38,8 +38,8 @@ def to_batches(obj: object, *, asset: str, batch: int) -> list[pa.RecordBatch]:
         return [_fix_empty_structs(b) for b in obj.to_batches() if b.num_rows]
     module = _module(obj)
     if module == "polars":
-        frame = obj.collect() if type(obj).__name__ == "LazyFrame" else obj  # type: ignore[attr-defined]
-        return to_batches(frame.to_arrow(), asset=asset, batch=batch)  # type: ignore[attr-defined]
+        frame: Any = obj.collect() if type(obj).__name__ == "LazyFrame" else obj  # type: ignore[attr-defined]
+        return to_batches(frame.to_arrow(), asset=asset, batch=batch)
     if module == "pandas" and type(obj).__name__ == "DataFrame":
         return to_batches(pa.Table.from_pandas(obj, preserve_index=False), asset=asset, batch=batch)
     if module in ("httpx", "requests") and hasattr(obj, "json"):

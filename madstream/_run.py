@@ -38,7 +38,7 @@ _done_lock = threading.Lock()
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _artifact(asset: DataAsset, manifest: Manifest) -> DataArtifact:
