@@ -34,7 +34,8 @@ async def test_run_record_has_the_seed_fields_and_layout(storage_root: Path) -> 
     assert run.status == "succeeded" and run.rows == 1
     assert run.materialized is not None and run.runtime is not None and run.materialized >= run.runtime
     assert isinstance(run.duration_miliseconds, int)
-    expected = storage_root / "_asset_metadata" / "asset_name=recorded" / f"asset_id={run.asset_id}" / f"asset_run_id={run.id}" / "metadata.json"
+    folder = storage_root / "_asset_metadata" / "asset_name=recorded" / f"asset_id={run.asset_id}"
+    expected = folder / f"asset_run_id={run.id}" / "metadata.json"
     assert expected.is_file()
 
 
