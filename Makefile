@@ -4,14 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test test-duckdb15 install bench clean constraints
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install --quiet -e '.[test]'
+# constraints.txt pins the versions the suite was last verified with, so a fresh install never
+# spends minutes backtracking through boto/moto releases; regenerate it with `make constraints`.
+$(STAMP): $(PY) pyproject.toml constraints.txt
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,11 +21,24 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
+# The suite on the pinned DuckDB (2.x), then the query-facing tests again on DuckDB 1.5.
 test: $(STAMP)
 	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory test-duckdb15
+
+DUCKDB15 := $(VENV)/duckdb15
+$(DUCKDB15): $(STAMP)
+	$(PY) -m pip install --quiet --no-deps --target $(DUCKDB15) 'duckdb>=1.5,<1.6'
+
+test-duckdb15: $(DUCKDB15)
+	PYTHONPATH=$(DUCKDB15) $(PY) -c 'import duckdb; print("DuckDB", duckdb.__version__)'
+	PYTHONPATH=$(DUCKDB15) $(PY) -m pytest -q tests/test_query.py tests/test_formats.py tests/test_sources.py tests/test_schema.py
 
 bench: $(STAMP)
 	$(PY) benches/bench_materialize.py
 
 clean:
 	rm -rf $(VENV) .tmp .pytest_cache
+
+constraints: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | grep -v '^madstream' > constraints.txt

@@ -113,7 +113,7 @@ class DataAsset:
                 f"unknown option(s) {sorted(unknown)}", asset=self._name,
                 hint=f"options are {', '.join(_OPTION_NAMES)}",
             )
-        current = {
+        current: dict[str, Any] = {
             "path": self._path, "artifacts_dir": self._artifacts_dir, "name": self._name,
             "snapshot_artifacts": self.snapshot_artifacts, "artifact_filetype": self.artifact_filetype,
             "read_json_options": self.read_json_options, "read_csv_options": self.read_csv_options,

@@ -75,6 +75,8 @@ class Manifest(BaseModel):
     run_id: str
     materialized: dt.datetime
     results: list[str]
+    #: Size of each result when published: a cache hit needs the same file, not just any file there.
+    result_sizes: list[int] = Field(default_factory=list)
     fragments: list[str] = Field(default_factory=list)
     fragment_type: str = "json"
     columns: dict[str, str] = Field(default_factory=dict)

@@ -58,7 +58,9 @@ def _default(value: object) -> object:
 
 def _json_text(name: str) -> pl.Expr:
     # Wrap the value in a one-field struct, encode, and strip the wrapper: `{"v":...}` -> `...`.
-    return pl.struct(pl.col(name).alias("v")).struct.json_encode().str.slice(5).str.head(-1).alias(name)
+    text = pl.struct(pl.col(name).alias("v")).struct.json_encode().str.slice(5).str.head(-1)
+    # A null cell stays empty (a null), not the text `null`.
+    return pl.when(pl.col(name).is_null()).then(None).otherwise(text).alias(name)
 
 
 def csv_bytes(batch: pa.RecordBatch, *, header: bool) -> bytes:
@@ -76,6 +78,8 @@ _types_local = threading.local()
 
 def duckdb_types(schema: pa.Schema) -> dict[str, str]:
     """DuckDB's name for the type of each column of ``schema`` (asked of DuckDB itself)."""
+    if not schema.names:
+        return {}
     con = getattr(_types_local, "con", None)
     if con is None:
         con = _types_local.con = duckdb.connect()

@@ -79,21 +79,22 @@ class MadstreamError(Exception):
             text += f" — {self.hint}"
         return text
 
+    def _fields(self) -> dict[str, Any]:
+        return {"asset": self.asset, "path": self.path, "batch": self.batch, "column": self.column, "hint": self.hint}
+
+    def at(self, **fields: Any) -> MadstreamError:
+        """The same error with missing context (``asset``, ``path``, ...) filled in."""
+        merged = self._fields()
+        merged.update({k: v for k, v in fields.items() if merged.get(k) is None})
+        copy = type(self)(self.detail, **merged)
+        copy.__cause__ = self.__cause__
+        return copy
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuild from fields so the error survives pickling across processes.
         return (
             _rebuild,
-            (
-                type(self),
-                self.detail,
-                {
-                    "asset": self.asset,
-                    "path": self.path,
-                    "batch": self.batch,
-                    "column": self.column,
-                    "hint": self.hint,
-                },
-            ),
+            (type(self), self.detail, self._fields()),
         )
 
 

@@ -38,8 +38,8 @@ def to_batches(obj: object, *, asset: str, batch: int) -> list[pa.RecordBatch]:
         return [_fix_empty_structs(b) for b in obj.to_batches() if b.num_rows]
     module = _module(obj)
     if module == "polars":
-        frame = obj.collect() if type(obj).__name__ == "LazyFrame" else obj  # type: ignore[attr-defined]
-        return to_batches(frame.to_arrow(), asset=asset, batch=batch)  # type: ignore[attr-defined]
+        frame: Any = obj.collect() if type(obj).__name__ == "LazyFrame" else obj  # type: ignore[attr-defined]
+        return to_batches(frame.to_arrow(), asset=asset, batch=batch)
     if module == "pandas" and type(obj).__name__ == "DataFrame":
         return to_batches(pa.Table.from_pandas(obj, preserve_index=False), asset=asset, batch=batch)
     if module in ("httpx", "requests") and hasattr(obj, "json"):
@@ -94,8 +94,8 @@ def rows_to_batch(rows: Sequence[object], *, asset: str, batch: int) -> pa.Recor
     dict_rows: Sequence[dict[str, Any]] = rows  # type: ignore[assignment]
     # pyarrow names columns after the first row only; take the union of keys so none is lost.
     keys = list(dict.fromkeys(chain.from_iterable(dict_rows)))
-    if not keys:
-        return pa.record_batch([pa.nulls(len(dict_rows))], names=["_empty"]).select([])
+    if not keys:  # rows of `{}` carry no values: nothing to write
+        return pa.record_batch([], schema=pa.schema([]))
     try:
         if len(keys) == len(dict_rows[0]):
             built = pa.RecordBatch.from_pylist(list(dict_rows))

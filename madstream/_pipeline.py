@@ -52,8 +52,8 @@ async def pump(
                     raw = await source.__anext__()
                 except StopAsyncIteration:
                     break
-                except MadstreamError:
-                    raise
+                except MadstreamError as exc:
+                    raise exc.at(asset=asset, path=path) from exc.__cause__
                 except Exception as exc:
                     raise ExtractError(
                         f"the extract function raised {type(exc).__name__}: {exc}",
@@ -66,7 +66,10 @@ async def pump(
                 if isinstance(raw, pa.RecordBatch):
                     batches = [raw] if raw.num_rows else []
                 else:
-                    batches = await anyio.to_thread.run_sync(_normalize, raw, asset, count)
+                    try:
+                        batches = await anyio.to_thread.run_sync(_normalize, raw, asset, count)
+                    except MadstreamError as exc:
+                        raise exc.at(path=path) from exc.__cause__
                 for batch in batches:
                     await send.send(batch)
 

@@ -1,7 +1,7 @@
 """Query: DuckDB over committed files, returned as a :class:`QueryResult`.
 
 ``QueryResult`` keeps the DuckDB-relation usage the seed's users rely on working on DuckDB 1.5
-and 2.x alike: ``fetchone``/``fetchmany`` stream rows from an Arrow reader (successive calls
+and 2.x alike: ``fetchone``/``fetchmany`` stream rows from a cursor of their own (successive calls
 continue), ``fetchall``, ``pl``, ``df``, ``arrow`` (a ``pyarrow.Table``), ``columns``,
 ``types``, ``description``, and relational methods, whose results are wrapped again.
 """
@@ -19,11 +19,11 @@ import pyarrow as pa
 from ._errors import QueryError
 from ._types import Params
 
-__all__ = ["QueryResult", "connection", "run_query", "stream_relation"]
+__all__ = ["QueryResult", "connection", "iter_reader", "relation_reader", "run_query", "stream_relation"]
 
 _con: duckdb.DuckDBPyConnection | None = None
 _con_lock = threading.Lock()
-#: Rows per Arrow batch pulled for ``fetchone``/``fetchmany``.
+#: Rows fetched at a time when a result is iterated.
 _FETCH_ROWS = 2_048
 
 
@@ -37,9 +37,25 @@ def connection() -> duckdb.DuckDBPyConnection:
     return _con
 
 
-def _reader(rel: duckdb.DuckDBPyRelation, rows: int) -> pa.RecordBatchReader:
+def relation_reader(rel: duckdb.DuckDBPyRelation, rows: int) -> pa.RecordBatchReader:
+    """A streaming Arrow reader over ``rel`` (``to_arrow_reader`` on DuckDB 2, older name on 1.x)."""
     to_reader = getattr(rel, "to_arrow_reader", None) or rel.fetch_record_batch
     return to_reader(rows)
+
+
+def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    # StopIteration cannot cross a thread hand-off into a coroutine; turn it into None.
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+
+
+async def iter_reader(reader: pa.RecordBatchReader) -> AsyncIterator[pa.RecordBatch]:
+    """The non-empty batches of ``reader``, each read in a worker thread."""
+    while (batch := await anyio.to_thread.run_sync(_next_batch, reader)) is not None:
+        if batch.num_rows:
+            yield batch
 
 
 def _table(rel: duckdb.DuckDBPyRelation) -> pa.Table:
@@ -56,9 +72,13 @@ class QueryResult:
     >>> result.pl()  # a polars.DataFrame
     """
 
-    def __init__(self, relation: duckdb.DuckDBPyRelation) -> None:
+    def __init__(self, relation: duckdb.DuckDBPyRelation, params: Params = None, sql: str | None = None) -> None:
         self._relation = relation
-        self._rows: Iterator[tuple[Any, ...]] | None = None
+        self._params = params
+        # The SQL that made the relation: DuckDB 1.x materializes parameterized queries, and the
+        # relation's own sql_query() then cannot be run again.
+        self._sql = sql
+        self._rows: Any = None
 
     @property
     def relation(self) -> duckdb.DuckDBPyRelation:
@@ -66,40 +86,42 @@ class QueryResult:
         return self._relation
 
     # -- row fetching, streamed --------------------------------------------------------------
-    def _row_iter(self) -> Iterator[tuple[Any, ...]]:
-        reader = _reader(self._relation, _FETCH_ROWS)
-        for batch in reader:
-            columns = [c.to_pylist() for c in batch.columns]
-            yield from zip(*columns)
-
-    def _stream(self) -> Iterator[tuple[Any, ...]]:
+    def _cursor(self) -> Any:
+        # A cursor of its own runs the query once and streams rows from it: successive
+        # fetchone/fetchmany calls continue, and values convert exactly as DuckDB's own fetches
+        # (HUGEINT sums stay ints), on DuckDB 1.5 and 2.x alike.
         if self._rows is None:
-            self._rows = self._row_iter()
+            self._rows = self._execute()
         return self._rows
+
+    def _execute(self) -> Any:
+        cursor = connection().cursor()
+        sql = self._sql or self._relation.sql_query()
+        try:
+            return cursor.execute(sql, self._params) if self._params is not None else cursor.execute(sql)
+        except duckdb.ParserException:
+            if hasattr(self._relation, "fetchmany"):  # DuckDB 1.x: the relation streams rows itself
+                return self._relation
+            raise
 
     def fetchone(self) -> tuple[Any, ...] | None:
         """The next row, or ``None`` when all rows have been fetched."""
-        return next(self._stream(), None)
+        return self._cursor().fetchone()
 
     def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
         """Up to ``size`` next rows; continues where the previous fetch stopped."""
-        stream = self._stream()
-        out = []
-        for row in stream:
-            out.append(row)
-            if len(out) >= size:
-                break
-        return out
+        return self._cursor().fetchmany(size)
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         """Every remaining row (all rows if nothing was fetched yet)."""
         if self._rows is None:
             return self._relation.fetchall()
-        rows = list(self._rows)
-        return rows
+        return self._rows.fetchall()
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        return self._row_iter()
+        cursor = self._execute()
+        while rows := cursor.fetchmany(_FETCH_ROWS):
+            yield from rows
 
     # -- whole results -------------------------------------------------------------------------
     def arrow(self) -> pa.Table:
@@ -107,8 +129,18 @@ class QueryResult:
         return _table(self._relation)
 
     def to_arrow_reader(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
-        """The result as a streaming ``pyarrow.RecordBatchReader``."""
-        return _reader(self._relation, batch_rows)
+        """The result as a streaming ``pyarrow.RecordBatchReader``.
+
+        The stream runs on a cursor of its own: DuckDB 2 allows one open streaming result per
+        connection, and a half-read stream must not block other queries on this result.
+        """
+        sql = self._sql or self._relation.sql_query()
+        cursor = connection().cursor()
+        try:
+            rel = cursor.sql(sql, params=self._params) if self._params is not None else cursor.sql(sql)
+        except duckdb.ParserException:
+            rel = self._relation  # DuckDB 1.x, parameterized: already materialized
+        return relation_reader(rel, batch_rows)
 
     def pl(self) -> Any:
         """The whole result as a ``polars.DataFrame``."""
@@ -146,7 +178,7 @@ class QueryResult:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             out = attr(*args, **kwargs)
-            return QueryResult(out) if isinstance(out, duckdb.DuckDBPyRelation) else out
+            return QueryResult(out, self._params) if isinstance(out, duckdb.DuckDBPyRelation) else out
 
         return call
 
@@ -173,23 +205,11 @@ def run_query(source_sql: str, query_str: str | None, params: Params, *, asset: 
             f"the query `{query_str}` returned no relation", asset=asset, path=path,
             hint="use a query that produces rows (SELECT ...)",
         )
-    return QueryResult(rel)
+    return QueryResult(rel, params, sql)
 
 
 async def stream_relation(result: QueryResult, batch_rows: int) -> AsyncIterator[pa.RecordBatch]:
     """Arrow batches of at most ``batch_rows`` rows, pulled in a worker thread one at a time."""
     reader = await anyio.to_thread.run_sync(result.to_arrow_reader, batch_rows)
-    while True:
-        batch = await anyio.to_thread.run_sync(_next_batch, reader)
-        if batch is None:
-            return
-        if batch.num_rows:
-            yield batch
-
-
-def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
-    # StopIteration cannot cross a thread → coroutine boundary, so the end is signalled by None.
-    try:
-        return reader.read_next_batch()
-    except StopIteration:
-        return None
+    async for batch in iter_reader(reader):
+        yield batch

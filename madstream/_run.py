@@ -25,7 +25,7 @@ from ._catalog import DataAssetRun, Manifest, read_manifest, write_manifest
 from ._commit import Transaction
 from ._errors import ExtractError, MadstreamError
 from ._pipeline import pump
-from ._storage import Storage, current_storage
+from ._storage import Storage, current_storage, translate_error
 from ._write import Layout, RunWriter
 
 __all__ = ["current_result", "materialize"]
@@ -38,7 +38,7 @@ _done_lock = threading.Lock()
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _artifact(asset: DataAsset, manifest: Manifest) -> DataArtifact:
@@ -55,9 +55,12 @@ def _fresh(asset: DataAsset, spec: Spec, storage: Storage) -> Manifest | None:
     manifest = read_manifest(storage, spec.name, spec.asset_id)
     if manifest is None or _now() - manifest.materialized > asset.cache_expiration:
         return None
-    if not all(storage.exists_sync(p) for p in manifest.results):
+    try:
+        sizes = [storage.size_sync(p) for p in manifest.results]
+    except Exception:  # a result is gone
         return None
-    return manifest
+    # Another configuration sharing the path may have overwritten the file since.
+    return manifest if sizes == manifest.result_sizes else None
 
 
 async def current_result(asset: DataAsset) -> DataArtifact:
@@ -111,15 +114,19 @@ async def materialize(asset: DataAsset) -> DataArtifact:
             # The previous run's fragments are replaced: drop any this run did not rewrite.
             txn.stale = await anyio.to_thread.run_sync(storage.glob_sync, posixpath.join(fragment_dir, "fragment=*"))
         await anyio.to_thread.run_sync(txn.commit)
+        sizes = [await anyio.to_thread.run_sync(storage.size_sync, p) for p in spec.results]
     except BaseException as exc:
         writer.abort()
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(txn.discard)
             await _record_failure(run, exc, started, storage)
+        if isinstance(exc, OSError):
+            raise translate_error(exc, storage.url, spec.path) from exc
         if isinstance(exc, Exception) and not isinstance(exc, MadstreamError):
-            raise ExtractError(
-                f"{type(exc).__name__}: {exc}", asset=spec.name, path=spec.path,
-                hint="fix the extract function; the previous result is unchanged",
+            # Errors of the extract function are already ExtractErrors; this is ours.
+            raise MadstreamError(
+                f"materializing failed: {type(exc).__name__}: {exc}", asset=spec.name, path=spec.path,
+                hint="the previous result is unchanged; please report this with its traceback",
             ) from exc
         raise
 
@@ -128,7 +135,7 @@ async def materialize(asset: DataAsset) -> DataArtifact:
     run.status, run.rows, run.batches, run.bytes = "succeeded", stats.rows, stats.batches, stats.bytes
     manifest = Manifest(
         asset_id=spec.asset_id, asset_name=spec.name, run_id=run.id, materialized=run.materialized,
-        results=list(spec.results), fragments=stats.fragments, fragment_type=asset.artifact_filetype,
+        results=list(spec.results), result_sizes=sizes, fragments=stats.fragments, fragment_type=asset.artifact_filetype,
         columns=stats.column_types, rows=stats.rows, bytes=stats.bytes, parameters=spec.parameters,
         schema_changes=stats.schema_changes,
     )

@@ -94,6 +94,8 @@ def _as_text(arr: pa.Array) -> pa.Array:
 def _cast(arr: pa.Array, target: pa.DataType) -> pa.Array:
     if arr.type.equals(target):
         return arr
+    if arr.null_count == len(arr):  # nothing to convert (e.g. a CSV column that was all empty)
+        return pa.nulls(len(arr), target)
     if _is_text(target) and not _is_text(arr.type):
         return _as_text(arr)
     if pa.types.is_struct(target) and pa.types.is_struct(arr.type):

@@ -13,7 +13,8 @@ from typing import Any
 
 import anyio.to_thread
 import duckdb
-import pyarrow as pa
+
+from ._query import iter_reader, relation_reader
 
 __all__ = ["iter_raw_batches", "yield_data_batches"]
 
@@ -46,20 +47,6 @@ async def yield_data_batches(data: object) -> AsyncIterator[Any]:
         yield data
 
 
-def _relation_reader(rel: Any) -> pa.RecordBatchReader:
-    to_reader = getattr(rel, "to_arrow_reader", None) or rel.fetch_record_batch
-    return to_reader(STREAM_ROWS)
-
-
-async def _stream_reader(reader: pa.RecordBatchReader) -> AsyncIterator[pa.RecordBatch]:
-    while True:
-        try:
-            batch = await anyio.to_thread.run_sync(reader.read_next_batch)
-        except StopIteration:
-            return
-        yield batch
-
-
 async def iter_raw_batches(data: object) -> AsyncIterator[Any]:
     """Every batch of ``data``, with assets, artifacts and relations streamed as Arrow batches."""
     from ._artifact import DataArtifact
@@ -72,8 +59,8 @@ async def iter_raw_batches(data: object) -> AsyncIterator[Any]:
             async for batch in item.stream_arrow():
                 yield batch
         elif isinstance(item, duckdb.DuckDBPyRelation):
-            reader = await anyio.to_thread.run_sync(_relation_reader, item)
-            async for batch in _stream_reader(reader):
+            reader = await anyio.to_thread.run_sync(relation_reader, item, STREAM_ROWS)
+            async for batch in iter_reader(reader):
                 yield batch
         else:
             yield item

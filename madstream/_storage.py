@@ -27,7 +27,7 @@ from ._helpers import SeedHelpers
 from ._remote import IOStats, StorageFile
 from ._retry import RetryPolicy, retrying
 
-__all__ = ["Storage", "current_storage", "get_fs", "storage_config"]
+__all__ = ["Storage", "current_storage", "get_fs", "storage_config", "translate_error"]
 
 DEFAULT_URL = "file://./.tmp/storage"
 #: Protocols whose files buffer blocks themselves (object stores: one block = one upload part).
@@ -72,6 +72,11 @@ def split_url(url: str) -> tuple[str, dict[str, Any]]:
         except orjson.JSONDecodeError:
             options[key] = value
     return base, options
+
+
+def translate_error(exc: BaseException, url: str, path: str) -> StorageError:
+    """Map a filesystem exception to madstream's tree, naming the (already redacted) URL and path."""
+    return classify(exc, url, path)
 
 
 class Storage(SeedHelpers):

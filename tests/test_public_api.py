@@ -1,0 +1,59 @@
+"""The public surface: names, import paths, and what importing pulls in."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import madstream
+import madstream.data_assets as data_assets
+
+SEED_NAMES = {
+    "asset", "DataAsset", "DataArtifact", "DataArtifactCollector", "DataArtifactQuery", "DataAssetRun",
+    "yield_data_batches", "register_mad_protocol", "get_fs", "FsspecFileSystem", "MadFileSystem",
+    "ReadJsonOptions", "ReadCSVOptions",
+}
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert madstream.__all__ == sorted(madstream.__all__)
+    assert SEED_NAMES <= set(madstream.__all__)
+    assert "MadstreamError" in madstream.__all__
+    for name in madstream.__all__:
+        assert getattr(madstream, name) is not None
+
+
+def test_seed_names_importable_from_data_assets() -> None:
+    assert set(data_assets.__all__) == SEED_NAMES
+    for name in SEED_NAMES - {"FsspecFileSystem"}:
+        assert getattr(data_assets, name) is getattr(madstream, name)
+
+
+def test_import_and_local_materialize_do_not_import_prefect_or_pandas(tmp_path) -> None:
+    script = f"""
+import asyncio, os, sys
+os.environ["FILESYSTEM_URL"] = "file://{tmp_path}/store"
+import madstream
+assert "prefect" not in sys.modules and "pandas" not in sys.modules, "import"
+from madstream import asset
+
+@asset("a/b.parquet|json", name="b", artifact_filetype="parquet")
+async def b():
+    yield [{{"x": 1}}]
+
+async def main():
+    await b()
+    print((await b.query("SELECT sum(x)")).fetchone()[0])
+asyncio.run(main())
+print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "[]"]
+
+
+def test_fsspec_filesystem_is_a_prefect_block() -> None:
+    from prefect.filesystems import WritableDeploymentStorage, WritableFileSystem
+
+    cls = madstream.FsspecFileSystem
+    assert issubclass(cls, WritableFileSystem) and issubclass(cls, WritableDeploymentStorage)
+    assert data_assets.FsspecFileSystem is cls

@@ -1,0 +1,87 @@
+"""get_fs() helpers, mad:// in DuckDB, the collector, on the default local storage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from madstream import DataArtifact, DataArtifactCollector, DataArtifactQuery, MadFileSystem, get_fs, register_mad_protocol
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_get_fs_helpers(storage_root: Path) -> None:
+    fs = await get_fs()
+    await fs.write_path("docs/a.txt", b"hello")
+    assert (storage_root / "docs" / "a.txt").read_bytes() == b"hello"
+    assert await fs.read_path("docs/a.txt") == b"hello"
+    assert await fs.exists("docs/a.txt") and not await fs.exists("docs/b.txt")
+    await fs.mkdirs("docs/sub/deeper")
+    assert (storage_root / "docs" / "sub" / "deeper").is_dir()
+    await fs.move_path("docs/a.txt", "docs/sub/b.txt")
+    assert await fs.glob("docs/**/*.txt") == ["docs/sub/b.txt"]
+    with fs.open("docs/sub/b.txt", "rb") as fh:
+        assert fh.read() == b"hello"
+    await fs.delete_path("docs", recursive=True)
+    assert not (storage_root / "docs").exists()
+
+
+@pytest.mark.parametrize("ext", ["json", "parquet", "csv"])
+async def test_write_and_read_data_by_extension(ext: str, storage_root: Path) -> None:
+    fs = await get_fs()
+    rows = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+    await fs.write_data(f"data/rows.{ext}", rows)
+    back = await fs.read_data(f"data/rows.{ext}")
+    as_rows = back if isinstance(back, list) else back.to_pylist()
+    assert as_rows == rows
+
+
+async def test_default_filesystem_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("FILESYSTEM_URL")
+    monkeypatch.chdir(tmp_path)
+    fs = await get_fs()
+    await fs.write_path("x.txt", b"1")
+    assert (tmp_path / ".tmp" / "storage" / "x.txt").read_bytes() == b"1"
+
+
+async def test_mad_protocol_reads_and_writes_on_default_and_given_connections(storage_root: Path) -> None:
+    await DataArtifact("mad/in.parquet", [{"id": i} for i in range(10)]).persist()
+    await register_mad_protocol()
+    assert duckdb.sql("SELECT sum(id) FROM 'mad://mad/in.parquet'").fetchall() == [(45,)]
+    con = duckdb.connect()
+    await register_mad_protocol(con)
+    await register_mad_protocol(con)  # registering twice is harmless
+    con.execute("COPY (SELECT id * 2 AS d FROM 'mad://mad/in.parquet') TO 'mad://mad/out.parquet' (FORMAT parquet)")
+    assert (storage_root / "mad" / "out.parquet").is_file()
+    assert con.sql("SELECT max(d) FROM read_parquet('mad://mad/out.parquet')").fetchall() == [(18,)]
+    assert isinstance(MadFileSystem(), MadFileSystem) and MadFileSystem.protocol == "mad"
+
+
+async def test_collector_writes_one_artifact_per_non_empty_batch(storage_root: Path) -> None:
+    async def pages():
+        yield [{"page": 1, "v": 1}]
+        yield []
+        yield pa.table({"page": [3, 3], "v": [2, 3]})
+
+    collector = DataArtifactCollector(pages(), "collected/pages", "parquet")
+    artifacts = await collector.collect()
+    assert [a.path for a in artifacts] == ["collected/pages/fragment=000001.parquet", "collected/pages/fragment=000002.parquet"]
+    assert collector.artifacts == artifacts
+    assert [await a.exists() for a in artifacts] == [True, True]
+    result = await DataArtifactQuery(artifacts).query("SELECT sum(v), count(DISTINCT page)")
+    assert result.fetchone() == (6, 2)
+
+
+async def test_artifact_persist_is_all_or_nothing(storage_root: Path) -> None:
+    async def broken():
+        yield [{"id": 1}]
+        raise ConnectionError("source dropped")
+
+    with pytest.raises(Exception, match="source dropped"):
+        await DataArtifact("atomic/x.parquet", broken()).persist()
+    assert not (storage_root / "atomic" / "x.parquet").exists()
+    assert [p for p in storage_root.rglob("*") if p.is_file()] == []  # no temp file left behind
+    assert await DataArtifact("atomic/y.json", []).persist() is False
