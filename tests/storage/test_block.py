@@ -22,11 +22,12 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
 @pytest.fixture(scope="module")
 def prefect_api() -> Iterator[None]:
     """A throwaway Prefect server (SQLite in a temp dir) for saving and loading blocks."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
-        yield
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        with prefect_test_harness():
+            yield
 
 
 def test_block_saves_loads_and_hides_secrets(prefect_api: None, sftp_server: SFTPServer) -> None:

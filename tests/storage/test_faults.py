@@ -65,7 +65,8 @@ async def test_sftp_server_stopped_mid_run(own_sftp: SFTPServer) -> None:
     assert published == ["_artifacts", "result.parquet"]
 
 
-async def test_transient_fault_is_retried_after_reconnect(own_sftp: SFTPServer) -> None:
+async def test_transient_fault_is_retried_after_reconnect(own_sftp: SFTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MADSTREAM_STORAGE_BACKOFF", "0.2")  # 0.2 + 0.4 + 0.8 s: ample time to come back
     fs = await get_fs()
     await fs.write_path("a.txt", b"before")
     own_sftp.stop()
