@@ -48,7 +48,7 @@ class _StatsColumn(ProgressColumn):
         counts: _Counts = task.fields["counts"]
         elapsed = max(time.monotonic() - counts.started, 1e-9)
         return Text(
-            f"{counts.rows:,} rows · {counts.batches:,} batches · {human_bytes(counts.nbytes)}"
+            f"{counts.rows:,} rows · {counts.batches:,} batches · {human_bytes(counts.nbytes)} in Arrow"
             f" · {counts.rows / elapsed:,.0f} rows/s",
             style="cyan",
         )

@@ -56,7 +56,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     rate = (run.rows or 0) / max(seconds, 1e-9)
     print(
-        f"{asset.name}: {run.rows:,} rows in {run.batches:,} {batches}, {_human_bytes(run.bytes)}, "
+        f"{asset.name}: {run.rows:,} rows in {run.batches:,} {batches}, {_human_bytes(run.bytes)} written, "
         f"{seconds:.2f} s ({rate:,.0f} rows/s) → {artifact.path}"
     )
     return 0
@@ -110,7 +110,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         (
             (r.get("runtime") or "")[:19].replace("T", " "), r.get("asset_name"), r.get("status"),
             format_duration(r.get("duration_miliseconds")), _count(r.get("rows")), _human_bytes(r.get("bytes")),
-            (r.get("error") or "")[:120],
+            r.get("error") or "",
         )
         for r in records
     ]
