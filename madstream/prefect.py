@@ -26,14 +26,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio.to_thread
-from prefect import flow, task
+from prefect import Flow
 from prefect.assets import Asset, AssetProperties
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import TaskRun
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import AssetContext, FlowRunContext, TaskRunContext
 from prefect.futures import PrefectFuture, wait
 from prefect.logging import get_run_logger
-from prefect.states import Completed, State
+from prefect.states import Completed
 from prefect.task_runners import TaskRunner
 from prefect.tasks import MaterializingTask, Task
 
@@ -163,7 +163,7 @@ def _run(
     def materialize_assets() -> list[DataArtifact]:
         return _fan_out(assets, retries, retry_delay_seconds)
 
-    run_flow = flow(
+    run_flow: Flow[[], list[DataArtifact]] = Flow(
         materialize_assets,
         name=flow_name or "madstream-materialize",
         flow_run_name=", ".join(names)[:100] or "nothing",
@@ -224,7 +224,7 @@ class _ForwardToRunLogger(logging.Handler):
             return  # outside a run: standard logging handles it as usual
         try:
             get_run_logger().log(record.levelno, record.getMessage())
-        except Exception:
+        except Exception:  # noqa: BLE001 - logging must never raise into the engine
             self.handleError(record)
 
 

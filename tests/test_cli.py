@@ -59,7 +59,7 @@ def madstream(project: Path, *args: str, env: dict[str, str] | None = None) -> s
     full_env = {**os.environ, "MADSTREAM_PROGRESS": "0", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "madstream", *args], cwd=project, env=full_env,
-        capture_output=True, text=True, timeout=60,
+        check=False, capture_output=True, text=True, timeout=60,
     )
 
 

@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"madstream: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - anything else still ends as one line
         if args.debug:
             traceback.print_exc()
         hint = "" if args.debug else " — rerun with --debug for the traceback"

@@ -68,24 +68,18 @@ def write_result(result: QueryResult, fmt: str, output: str | None) -> int:
         raise CliError("parquet is binary: give --output FILE or redirect stdout")
     reader = result.to_arrow_reader(_BATCH_ROWS)
     if fmt == "table":
-        table = reader.read_all()
+        table: pa.Table = reader.read_all()
+        count: int = table.num_rows
         text = plain_table(table.column_names, zip(*(c.to_pylist() for c in table.columns)) if table.num_rows else [])
-        noun = "row" if table.num_rows == 1 else "rows"
-        _emit_text(f"{text}\n({table.num_rows:,} {noun})\n", output)
-        return table.num_rows
-    binary = fmt == "parquet"
-    handle: IO[Any]
+        noun = "row" if count == 1 else "rows"
+        _emit_text(f"{text}\n({count:,} {noun})\n", output)
+        return count
     if output is not None:
-        handle = open(output, "wb")
-    else:
-        handle = sys.stdout.buffer
-    try:
-        return _stream(reader, fmt, handle)
-    finally:
-        if output is not None:
-            handle.close()
-        elif not binary:
-            handle.flush()
+        with open(output, "wb") as handle:
+            return _stream(reader, fmt, handle)
+    rows = _stream(reader, fmt, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
+    return rows
 
 
 def _stream(reader: pa.RecordBatchReader, fmt: str, handle: IO[bytes]) -> int:

@@ -72,7 +72,7 @@ def bind_arguments(asset: DataAsset, pairs: list[str]) -> DataAsset:
     signature = inspect.signature(asset.fn)
     try:
         hints = typing.get_type_hints(asset.fn)
-    except Exception:  # unresolvable annotations: fall back to what the signature holds
+    except Exception:  # noqa: BLE001 - unresolvable annotations: fall back to what the signature holds
         hints = {}
     kwargs: dict[str, Any] = {}
     for pair in pairs:
