@@ -41,7 +41,7 @@ from ._artifact import DataArtifact
 from ._asset import DataAsset
 from ._catalog import DataAssetRun
 from ._errors import MadstreamError
-from ._observe import RunCollector, observe
+from ._observe import RunCollector, observe, summary
 from ._run import materialize as _materialize_one
 from ._storage import clean, current_storage
 
@@ -115,10 +115,7 @@ async def _materialize_task(asset: DataAsset) -> DataArtifact | State[Any]:
         metadata = _metadata(run, artifact)
         for item in context.downstream_assets:
             context.add_asset_metadata(item.key, metadata)
-    logger.info(
-        "asset %s: %s rows in %s batches, %s bytes, %.2f s → %s",
-        asset.name, run.rows, run.batches, run.bytes, time.perf_counter() - started, artifact.path,
-    )
+    logger.info(summary(run, artifact.path, time.perf_counter() - started))
     return artifact
 
 

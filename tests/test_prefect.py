@@ -242,7 +242,7 @@ def test_materialize_sync_and_the_run_logger() -> None:
     deadline = time.monotonic() + 20
     while True:
         messages = asyncio.run(logs())
-        if any("asset orders_sy: 6 rows in 2 batches" in m for m in messages):
+        if any("orders_sy: 6 rows in 2 batches, " in m for m in messages):
             break
         assert time.monotonic() < deadline, messages
         time.sleep(0.25)

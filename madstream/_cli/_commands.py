@@ -14,7 +14,7 @@ from .._artifact import DataArtifact
 from .._asset import DataAsset
 from .._catalog import run_records
 from .._errors import ArgumentError
-from .._observe import RunCollector, human_bytes, observe
+from .._observe import RunCollector, human_bytes, observe, summary
 from .._run import latest_result
 from .._run import materialize as run_asset
 from .._storage import current_storage
@@ -52,13 +52,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     if run is None:
         print(f"{asset.name}: reused the cached result ({artifact.rows:,} rows) → {artifact.path}")
         return 0
-    batches = "batch" if run.batches == 1 else "batches"
-    seconds = time.perf_counter() - started
-    rate = (run.rows or 0) / max(seconds, 1e-9)
-    print(
-        f"{asset.name}: {run.rows:,} rows in {run.batches:,} {batches}, {_human_bytes(run.bytes)} written, "
-        f"{seconds:.2f} s ({rate:,.0f} rows/s) → {artifact.path}"
-    )
+    print(summary(run, artifact.path, time.perf_counter() - started))
     return 0
 
 
