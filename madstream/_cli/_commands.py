@@ -19,7 +19,7 @@ from .._run import latest_result
 from .._run import materialize as run_asset
 from .._storage import current_storage
 from ._output import format_duration, plain_table, write_result
-from ._target import bind_arguments, load_asset
+from ._target import bind_arguments, load_asset, require_all
 
 __all__ = ["cmd_ls", "cmd_materialize", "cmd_query", "cmd_runs"]
 
@@ -32,8 +32,9 @@ def _count(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
 
 
-def _target(args: argparse.Namespace) -> DataAsset:
-    return bind_arguments(load_asset(args.asset), args.arg or [])
+def _target(args: argparse.Namespace, *, complete: bool = True) -> DataAsset:
+    asset = bind_arguments(load_asset(args.asset), args.arg or [])
+    return require_all(asset) if complete else asset
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
@@ -81,7 +82,7 @@ def _filter_for(args: argparse.Namespace) -> tuple[str | None, Callable[[dict[st
     """The asset name to glob and a record filter: one configuration when its arguments are all bound."""
     if not args.asset:
         return None, lambda record: True
-    asset = _target(args)
+    asset = _target(args, complete=False)
     try:
         asset_id = asset.id
     except ArgumentError:  # not every argument given: every configuration of this asset

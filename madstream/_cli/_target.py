@@ -23,7 +23,7 @@ from typing import Any
 
 from .._asset import DataAsset
 
-__all__ = ["CliError", "bind_arguments", "convert", "load_asset"]
+__all__ = ["CliError", "bind_arguments", "convert", "load_asset", "require_all"]
 
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"0", "false", "no", "n", "off"}
@@ -91,6 +91,21 @@ def bind_arguments(asset: DataAsset, pairs: list[str]) -> DataAsset:
         except (ValueError, TypeError, decimal.InvalidOperation) as exc:
             raise CliError(f"--arg {key}={text!r}: expected {_type_name(annotation)} ({exc})") from exc
     return asset.with_arguments(**kwargs)
+
+
+def require_all(asset: DataAsset) -> DataAsset:
+    """``asset`` if every required parameter is bound; else say which ``--arg`` is missing."""
+    signature = inspect.signature(asset.fn)
+    bound = signature.bind_partial(*asset.args, **asset.kwargs).arguments
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    missing = [
+        name for name, p in signature.parameters.items()
+        if name not in bound and p.default is inspect.Parameter.empty and p.kind not in variadic
+    ]
+    if missing:
+        needed = " ".join(f"--arg {name}=..." for name in missing)
+        raise CliError(f"asset `{asset.name}` needs {needed} (its parameters: {str(signature)[1:-1]})")
+    return asset
 
 
 def convert(text: str, annotation: Any) -> Any:
