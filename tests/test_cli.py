@@ -210,3 +210,14 @@ def test_progress_shows_on_a_terminal_only(project: Path) -> None:
 
     piped = madstream(project, "materialize", "shop:slow", "--arg", "batches=6", env={"MADSTREAM_PROGRESS": "1"})
     assert piped.returncode == 0 and piped.stderr == ""  # not a terminal: nothing drawn
+
+
+def test_the_console_script(project: Path) -> None:
+    script = Path(sys.executable).parent / "madstream"
+    if not script.exists():
+        pytest.skip("madstream is not installed in this environment (pip install -e .)")
+    done = subprocess.run(
+        [str(script), "ls"], cwd=project, env=os.environ.copy(), check=False, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("no assets under file://")
