@@ -152,6 +152,8 @@ def _run(
     for item in assets:
         if not isinstance(item, DataAsset):
             raise TypeError(f"materialize() takes DataAsset objects, got {type(item).__name__}")
+    if not assets:
+        return []
     if FlowRunContext.get() is not None or TaskRunContext.get() is not None:
         # Already inside a run: the task runs become part of it, on its task runner.
         return _fan_out(assets, retries, retry_delay_seconds)
@@ -163,7 +165,7 @@ def _run(
     run_flow: Flow[[], list[DataArtifact]] = Flow(
         materialize_assets,
         name=flow_name or "madstream-materialize",
-        flow_run_name=", ".join(names)[:100] or "nothing",
+        flow_run_name=", ".join(names)[:100],
         task_runner=task_runner,
         validate_parameters=False,
         persist_result=False,
