@@ -24,11 +24,12 @@ from ._asset import DataAsset, Spec
 from ._catalog import DataAssetRun, Manifest, read_manifest, write_manifest
 from ._commit import Transaction
 from ._errors import ExtractError, MadstreamError
+from ._observe import RunObserver, observers, watch_writes
 from ._pipeline import pump
 from ._storage import Storage, current_storage, translate_error
 from ._write import Layout, RunWriter
 
-__all__ = ["current_result", "materialize"]
+__all__ = ["current_result", "latest_result", "materialize"]
 
 log = logging.getLogger("madstream")
 
@@ -76,6 +77,16 @@ async def current_result(asset: DataAsset) -> DataArtifact:
     return await materialize(asset)
 
 
+async def latest_result(asset: DataAsset) -> DataArtifact | None:
+    """The last successful result on storage however old, or ``None`` (the CLI queries it as is)."""
+    spec = asset._spec()
+    storage = current_storage()
+    manifest = await anyio.to_thread.run_sync(read_manifest, storage, spec.name, spec.asset_id)
+    if manifest is None or not await anyio.to_thread.run_sync(storage.exists_sync, manifest.results[0]):
+        return None
+    return _artifact(asset, manifest)
+
+
 async def materialize(asset: DataAsset) -> DataArtifact:
     """Run ``asset`` (unless a fresh cached result exists) and return its first result artifact."""
     spec = asset._spec()
@@ -106,9 +117,12 @@ async def materialize(asset: DataAsset) -> DataArtifact:
     )
     txn = Transaction(storage, run.id[:12])
     writer = RunWriter(storage, txn, layout)
+    watchers = observers()
+    callbacks = [cb for cb in (o.run_started(run) for o in watchers) if cb is not None]
+    write = watch_writes(writer.write, callbacks) if callbacks else writer.write
     try:
         data = await _call(asset, spec)
-        await pump(data, writer.write, asset=spec.name, path=spec.path)
+        await pump(data, write, asset=spec.name, path=spec.path)
         stats = await anyio.to_thread.run_sync(writer.close)
         if not asset.snapshot_artifacts:
             # The previous run's fragments are replaced: drop any this run did not rewrite.
@@ -120,6 +134,7 @@ async def materialize(asset: DataAsset) -> DataArtifact:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(txn.discard)
             await _record_failure(run, exc, started, storage)
+            _notify(watchers, run)
         if isinstance(exc, OSError):
             raise translate_error(exc, storage.url, spec.path) from exc
         if isinstance(exc, Exception) and not isinstance(exc, MadstreamError):
@@ -145,10 +160,19 @@ async def materialize(asset: DataAsset) -> DataArtifact:
         write_manifest(storage, manifest)
 
     await anyio.to_thread.run_sync(record)
+    _notify(watchers, run)
     with _done_lock:
         _done[(storage.basepath, spec.asset_id)] = manifest
     log.info("asset %s: %d rows in %d batches, %d ms", spec.name, stats.rows, stats.batches, run.duration_miliseconds)
     return _artifact(asset, manifest)
+
+
+def _notify(watchers: tuple[RunObserver, ...], run: DataAssetRun) -> None:
+    for watcher in watchers:
+        try:
+            watcher.run_finished(run)
+        except Exception:  # a display or hook must never fail the run it watches
+            log.warning("asset %s: a run observer failed", run.asset_name, exc_info=True)
 
 
 async def _call(asset: DataAsset, spec: Spec) -> Any:

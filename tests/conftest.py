@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,3 +21,13 @@ def storage_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("FILESYSTEM_BLOCK_NAME", "FILESYSTEM_STORAGE_OPTIONS", "ASSET_METADATA_LOCATION"):
         monkeypatch.delenv(var, raising=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """Prefect's own local test server, started once per session; yields its API URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield str(PREFECT_API_URL.value())

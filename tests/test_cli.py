@@ -1,0 +1,223 @@
+"""The ``madstream`` command line, end to end: each test runs it as a subprocess and reads its output."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+SHOP = '''
+import datetime as dt
+import os
+import time
+from typing import Literal, Optional
+
+from madstream import asset
+
+
+@asset("sales/orders_{day}.parquet", name="orders", artifact_filetype="parquet")
+async def orders(day: dt.date, pages: int = 2):
+    for page in range(pages):
+        yield [{"id": page * 10 + i, "day": day, "amount": 1.5 * i} for i in range(4)]
+    if os.environ.get("SHOP_FAIL"):
+        raise RuntimeError("upstream went away")
+
+
+@asset("typed/typed.json", name="typed")
+def typed(n: int, ratio: float, flag: bool, day: dt.date, mode: Literal["a", "b"],
+          note: Optional[str] = None, ids: list[int] = []):
+    values = (n, ratio, flag, day, mode, note, ids)
+    return [{"n": n, "flag": flag, "ids": ids, "types": " ".join(type(v).__name__ for v in values)}]
+
+
+@asset("slow/slow.parquet", name="slow", artifact_filetype="parquet")
+def slow(batches: int = 8):
+    for i in range(batches):
+        time.sleep(0.15)
+        yield [{"i": i}] * 100
+
+
+not_an_asset = 42
+'''
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "shop.py").write_text(SHOP)
+    return folder
+
+
+def madstream(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "MADSTREAM_PROGRESS": "0", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "madstream", *args], cwd=project, env=full_env,
+        check=False, capture_output=True, text=True, timeout=60,
+    )
+
+
+def ok(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_materialize_prints_a_one_line_summary(project: Path, storage_root: Path) -> None:
+    out = ok(madstream(project, "materialize", "shop:orders", "--arg", "day=2026-01-31", "--arg", "pages=3"))
+    assert out.startswith("orders: 12 rows in 3 batches, ")
+    assert out.rstrip().endswith("rows/s) → sales/orders_2026-01-31.parquet")
+    assert len(out.splitlines()) == 1
+    table = pq.read_table(storage_root / "sales" / "orders_2026-01-31.parquet")
+    assert table.num_rows == 12
+    assert str(table.schema.field("day").type) == "date32[day]"  # the text became a date
+
+
+def test_arguments_convert_to_their_annotated_types(project: Path) -> None:
+    args = ["--arg", "n=7", "--arg", "ratio=0.5", "--arg", "flag=yes", "--arg", "day=2026-02-01",
+            "--arg", "mode=b", "--arg", "note=null", "--arg", "ids=1,2,3"]
+    ok(madstream(project, "materialize", "shop:typed", *args))
+    out = ok(madstream(project, "query", "shop:typed", *args, "SELECT n, flag, ids, types", "--format", "json"))
+    assert json.loads(out) == {"n": 7, "flag": True, "ids": [1, 2, 3], "types": "int float bool date str NoneType list"}
+
+
+def test_query_formats_read_the_last_result_without_running_it(project: Path, tmp_path: Path) -> None:
+    ok(madstream(project, "materialize", "shop:orders", "--arg", "day=2026-01-31"))
+    day = ["--arg", "day=2026-01-31"]
+
+    table = ok(madstream(project, "query", "shop:orders", *day, "SELECT id, amount ORDER BY id LIMIT 3"))
+    assert table.splitlines() == ["id  amount", " 0     0.0", " 1     1.5", " 2     3.0", "(3 rows)"]
+
+    csv = ok(madstream(project, "query", "shop:orders", *day, "SELECT day, sum(amount) AS total GROUP BY day", "--format", "csv"))
+    assert csv.splitlines() == ['"day","total"', "2026-01-31,18"]
+
+    lines = ok(madstream(project, "query", "shop:orders", *day, "SELECT id WHERE id >= 12 ORDER BY id", "--format", "json"))
+    assert [json.loads(line) for line in lines.splitlines()] == [{"id": 12}, {"id": 13}]
+
+    target = tmp_path / "out.parquet"
+    done = madstream(project, "query", "shop:orders", *day, "SELECT * WHERE amount > 2", "--format", "parquet", "--output", str(target))
+    assert ok(done) == "" and done.stderr.strip() == f"4 rows → {target}"
+    assert pq.read_table(target).column("amount").to_pylist() == [3.0, 4.5, 3.0, 4.5]
+
+    runs = ok(madstream(project, "runs", "shop:orders", *day))
+    assert len(runs.splitlines()) == 2  # the header and the one materialization: queries ran nothing
+
+
+def test_query_runs_an_asset_that_never_ran(project: Path) -> None:
+    out = ok(madstream(project, "query", "shop:orders", "--arg", "day=2026-03-01", "SELECT count(*) AS n"))
+    assert out.splitlines() == ["n", "8", "(1 row)"]
+
+
+def test_runs_shows_history_with_failures(project: Path) -> None:
+    day = ["--arg", "day=2026-01-31"]
+    ok(madstream(project, "materialize", "shop:orders", *day))
+    failed = madstream(project, "materialize", "shop:orders", *day, env={"SHOP_FAIL": "1"})
+    assert failed.returncode == 1
+
+    lines = ok(madstream(project, "runs")).splitlines()
+    assert lines[0].split() == ["STARTED", "(UTC)", "ASSET", "STATUS", "DURATION", "ROWS", "SIZE", "ERROR"]
+    newest, oldest = lines[1], lines[2]
+    assert " orders  failed " in newest and "ExtractError: asset `orders`" in newest and "upstream went away" in newest
+    assert " orders  succeeded " in oldest and " 8 " in oldest
+    assert len(lines) == 3
+    [only] = ok(madstream(project, "runs", "--limit", "1")).splitlines()[1:]
+    assert only.split() == newest.split()
+    assert ok(madstream(project, "runs", "shop:slow")) == "no runs recorded for shop:slow\n"
+
+
+def test_ls_lists_assets_with_their_last_materialization(project: Path) -> None:
+    ok(madstream(project, "materialize", "shop:orders", "--arg", "day=2026-01-31"))
+    ok(madstream(project, "materialize", "shop:orders", "--arg", "day=2026-01-31"))
+    ok(madstream(project, "materialize", "shop:slow", "--arg", "batches=2"))
+    lines = ok(madstream(project, "ls")).splitlines()
+    assert lines[0].split() == ["ASSET", "PATH", "MATERIALIZED", "(UTC)", "ROWS", "SIZE", "RUNS", "LAST", "STATUS"]
+    orders_line = lines[1].split()
+    assert orders_line[:2] == ["orders", "sales/orders_2026-01-31.parquet"]
+    assert orders_line[4] == "8" and orders_line[-2:] == ["2", "succeeded"]
+    slow_line = lines[2].split()
+    assert slow_line[:2] == ["slow", "slow/slow.parquet"] and slow_line[4] == "200"
+    assert len(lines) == 3
+
+
+def test_ls_on_empty_storage(project: Path, storage_root: Path) -> None:
+    assert ok(madstream(project, "ls")) == f"no assets under file://{storage_root}\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["materialize", "shop:orders"], "madstream: error: asset `orders` needs --arg day=... (its parameters: day: datetime.date, pages: int = 2)"),
+        (["materialize", "shop:orders", "--arg", "day=soon"], "madstream: error: --arg day='soon': expected date"),
+        (["materialize", "shop:orders", "--arg", "week=3"], "madstream: error: asset `orders` has no parameter `week`"),
+        (["materialize", "shop:nothing"], "madstream: error: `shop` has no attribute `nothing`"),
+        (["materialize", "shop:not_an_asset"], "madstream: error: `shop:not_an_asset` is a int, not an asset"),
+        (["materialize", "nowhere:orders"], "madstream: error: cannot import `nowhere`"),
+        (["query", "shop:orders", "--arg", "day=2026-01-31", "SELEC 1"], "madstream: error: asset `orders`"),
+    ],
+)
+def test_errors_are_one_line_and_exit_1(project: Path, args: list[str], message: str) -> None:
+    done = madstream(project, *args)
+    assert done.returncode == 1
+    assert done.stderr.startswith(message)
+    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_debug_adds_the_traceback(project: Path) -> None:
+    done = madstream(project, "materialize", "shop:orders", "--arg", "day=2026-01-31", "--debug", env={"SHOP_FAIL": "1"})
+    assert done.returncode == 1
+    assert "Traceback (most recent call last)" in done.stderr
+    assert "RuntimeError: upstream went away" in done.stderr
+    assert done.stderr.splitlines()[-1].startswith("madstream: error: asset `orders`")
+
+
+def _on_a_terminal(project: Path, *args: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run with stderr on a pseudo-terminal; returns the exit code and what the terminal showed."""
+    leader, follower = pty.openpty()
+    full_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", **env}
+    full_env.pop("MADSTREAM_PROGRESS", None) if "MADSTREAM_PROGRESS" not in env else None
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "madstream", *args], cwd=project, env=full_env,
+        stdout=subprocess.DEVNULL, stderr=follower,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    return proc.wait(timeout=60), shown.decode(errors="replace")
+
+
+def test_progress_shows_on_a_terminal_only(project: Path) -> None:
+    code, shown = _on_a_terminal(project, "materialize", "shop:slow", env={})
+    assert code == 0
+    assert "slow" in shown and "rows/s" in shown and "batches" in shown
+
+    code, shown = _on_a_terminal(project, "materialize", "shop:slow", "--arg", "batches=9", env={"MADSTREAM_PROGRESS": "0"})
+    assert code == 0 and "rows/s" not in shown
+    code, shown = _on_a_terminal(project, "materialize", "shop:slow", "--arg", "batches=7", "--no-progress", env={})
+    assert code == 0 and "rows/s" not in shown
+
+    piped = madstream(project, "materialize", "shop:slow", "--arg", "batches=6", env={"MADSTREAM_PROGRESS": "1"})
+    assert piped.returncode == 0 and piped.stderr == ""  # not a terminal: nothing drawn
+
+
+def test_the_console_script(project: Path) -> None:
+    script = Path(sys.executable).parent / "madstream"
+    if not script.exists():
+        pytest.skip("madstream is not installed in this environment (pip install -e .)")
+    done = subprocess.run(
+        [str(script), "ls"], cwd=project, env=os.environ.copy(), check=False, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("no assets under file://")

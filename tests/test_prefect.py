@@ -1,0 +1,298 @@
+"""madstream.prefect against Prefect's own local server: real flow runs, task runs, events and logs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pyarrow.parquet as pq
+import pytest
+from fsspec.implementations.memory import MemoryFileSystem
+from prefect import flow, task
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterName,
+    LogFilter,
+    LogFilterFlowRunId,
+    TaskRunFilter,
+    TaskRunFilterName,
+)
+from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+from prefect.events.worker import EventsWorker
+
+from madstream import ExtractError, TransientStorageError, asset
+from madstream.prefect import asset_key, is_transient, materialize, materialize_sync
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
+
+
+@asset("shop/orders_{region}.parquet", name="orders_{region}", artifact_filetype="parquet")
+async def orders(region: str, pages: int = 2) -> Any:
+    """Module level, so Dask worker processes can import it."""
+    for page in range(pages):
+        yield [{"id": page * 10 + i, "region": region, "pid": os.getpid()} for i in range(3)]
+
+
+async def _events(name: str, key: str, count: int, timeout: float = 30.0) -> list[Any]:
+    """Asset events of ``key`` once the server has stored ``count`` of them."""
+    await asyncio.to_thread(EventsWorker.drain_all)
+    event_filter = EventFilter(
+        event=EventNameFilter(name=[name]), resource=EventResourceFilter(id=[key]),
+    )
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while True:
+            page = await client.read_events(event_filter, limit=50)
+            if len(page.events) >= count or time.monotonic() > deadline:
+                return list(page.events)
+            await asyncio.sleep(0.25)
+
+
+async def _task_runs_of_flow_run(flow_run_id: uuid.UUID) -> list[Any]:
+    async with get_client() as client:
+        return await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+
+
+async def test_one_flow_run_with_a_task_run_per_configuration() -> None:
+    variants = [orders.with_arguments(region=r) for r in ("eu", "us", "au")]
+    artifacts = await materialize(*variants)
+
+    assert [a.path for a in artifacts] == ["shop/orders_eu.parquet", "shop/orders_us.parquet", "shop/orders_au.parquet"]
+    assert [a.rows for a in artifacts] == [6, 6, 6]
+    result = await variants[1].query("SELECT DISTINCT region")
+    assert result.fetchall() == [("us",)]
+
+    async with get_client() as client:
+        [flow_run] = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["orders_au, orders_eu, orders_us"])), limit=5,
+        )
+    assert flow_run.state is not None and flow_run.state.is_completed()
+    task_runs = await _task_runs_of_flow_run(flow_run.id)
+    assert sorted(t.name for t in task_runs) == ["orders_au", "orders_eu", "orders_us"]
+    assert all(t.state is not None and t.state.is_completed() for t in task_runs)
+
+
+async def test_each_materialization_is_reported_as_a_prefect_asset() -> None:
+    eu = orders.with_arguments(region="ev", pages=3)
+    [artifact] = await materialize(eu)
+    key = asset_key(eu)
+    root = os.environ["FILESYSTEM_URL"].removeprefix("file://")
+    assert key == f"file://{root}/shop/orders_ev.parquet"
+
+    [event] = await _events("prefect.asset.materialization.succeeded", key, 1)
+    assert event.payload["rows"] == 9 == artifact.rows
+    assert event.payload["batches"] == 3
+    assert event.payload["bytes"] > 0
+    assert event.payload["columns"] == {"id": "BIGINT", "region": "VARCHAR", "pid": "BIGINT"}
+    assert event.payload["duration_ms"] >= 0
+    assert event.resource["prefect.resource.name"] == "orders_ev"
+    roles = {r.role for r in event.related}
+    assert {"flow-run", "task-run", "asset-materialized-by"} <= roles
+
+
+async def test_every_result_type_is_its_own_asset() -> None:
+    @asset("shop/both.parquet|csv", name="both")
+    async def both() -> Any:
+        yield [{"a": 1}, {"a": 2}]
+
+    await materialize(both)
+    for path in ("shop/both.parquet", "shop/both.csv"):
+        [event] = await _events("prefect.asset.materialization.succeeded", asset_key(both, path), 1)
+        assert event.payload["rows"] == 2
+
+
+async def test_a_cached_result_ends_as_cached_and_reports_nothing() -> None:
+    import datetime as dt
+
+    calls: list[int] = []
+
+    @asset("shop/cached.parquet", name="cached", cache_expiration=dt.timedelta(hours=1))
+    async def cached() -> Any:
+        calls.append(1)
+        yield [{"a": 1}]
+
+    await materialize(cached)
+    await materialize(cached)
+    assert calls == [1]
+    async with get_client() as client:
+        task_runs = await client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=["cached"])))
+    assert sorted(str(t.state_name) for t in task_runs) == ["Cached", "Completed"]
+    events = await _events("prefect.asset.materialization.succeeded", asset_key(cached), 2, timeout=3)
+    assert len(events) == 1
+
+
+class FlakyMemoryFS(MemoryFileSystem):
+    """In-memory storage whose first writes time out, as an overloaded object store does."""
+
+    protocol = "flaky"
+    root_marker = "/"
+    failures_left = 0
+
+    def _open(self, path: str, mode: str = "rb", *args: Any, **kwargs: Any) -> Any:
+        if "w" in mode and FlakyMemoryFS.failures_left > 0:
+            FlakyMemoryFS.failures_left -= 1
+            raise TimeoutError("write timed out")
+        return super()._open(path, mode, *args, **kwargs)
+
+
+async def test_a_transient_storage_fault_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    fsspec.register_implementation("flaky", FlakyMemoryFS, clobber=True)
+    monkeypatch.setenv("FILESYSTEM_URL", f"flaky://run-{uuid.uuid4().hex[:8]}")
+    FlakyMemoryFS.failures_left = 1
+    attempts: list[int] = []
+
+    @asset("out/flaky.json", name="flaky")
+    async def flaky() -> Any:
+        attempts.append(1)
+        yield [{"a": 1}, {"a": 2}]
+
+    [artifact] = await materialize(flaky, retries=2, retry_delay_seconds=0)
+    assert len(attempts) == 2
+    assert artifact.rows == 2
+    assert (await flaky.query("SELECT sum(a)")).fetchone() == (3,)
+    async with get_client() as client:
+        [run] = await client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=["flaky"])))
+    assert run.run_count == 2 and run.state_name == "Completed"
+
+
+async def test_a_terminal_error_fails_at_once_and_is_reported() -> None:
+    attempts: list[int] = []
+
+    @asset("out/broken.json", name="broken")
+    def broken() -> Any:
+        attempts.append(1)
+        raise ValueError("the API refused the token")
+
+    with pytest.raises(ExtractError, match="asset `broken`.*the API refused the token"):
+        await materialize(broken, retries=3, retry_delay_seconds=0)
+    assert attempts == [1]
+    [event] = await _events("prefect.asset.materialization.failed", asset_key(broken), 1)
+    assert event.resource["prefect.resource.name"] == "broken"
+
+
+def test_transient_is_read_through_the_cause_chain() -> None:
+    try:
+        try:
+            raise TransientStorageError("reset", path="a")
+        except TransientStorageError as inner:
+            raise RuntimeError("wrapped") from inner
+    except RuntimeError as outer:
+        assert is_transient(outer)
+    assert not is_transient(ExtractError("bad", asset="x"))
+    assert not is_transient(None)
+
+
+async def test_inside_a_user_flow_the_task_runs_join_that_flow_run() -> None:
+    @flow(name="nightly")
+    async def nightly() -> tuple[uuid.UUID, list[int]]:
+        from prefect.runtime import flow_run
+
+        artifacts = await materialize(orders.with_arguments(region="n1"), orders.with_arguments(region="n2"))
+        return uuid.UUID(flow_run.id), [a.rows or 0 for a in artifacts]
+
+    flow_run_id, rows = await nightly()
+    assert rows == [6, 6]
+    task_runs = await _task_runs_of_flow_run(flow_run_id)
+    assert sorted(t.name for t in task_runs) == ["orders_n1", "orders_n2"]
+    async with get_client() as client:
+        runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["orders_n1, orders_n2"])))
+    assert runs == []  # no second flow run was started
+
+
+async def test_assets_still_work_awaited_in_a_plain_task() -> None:
+    @task
+    async def extract() -> int | None:
+        artifact = await orders(region="plain")
+        return artifact.rows
+
+    @flow
+    async def user_flow() -> int | None:
+        return await extract()
+
+    assert await user_flow() == 6
+
+
+def test_materialize_sync_and_the_run_logger() -> None:
+    @flow(name="sync-flow")
+    def sync_flow() -> str:
+        from prefect.runtime import flow_run
+
+        [artifact] = materialize_sync(orders.with_arguments(region="sy"))
+        assert artifact.rows == 6
+        return str(flow_run.id)
+
+    flow_run_id = uuid.UUID(sync_flow())
+
+    async def logs() -> list[str]:
+        async with get_client() as client:
+            found = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+        return [log.message for log in found]
+
+    deadline = time.monotonic() + 20
+    while True:
+        messages = asyncio.run(logs())
+        if any("orders_sy: 6 rows in 2 batches, " in m for m in messages):
+            break
+        assert time.monotonic() < deadline, messages
+        time.sleep(0.25)
+
+
+async def test_fan_out_over_a_dask_cluster_of_processes(storage_root: Path) -> None:
+    prefect_dask = pytest.importorskip("prefect_dask", reason="pip install 'madstream[dask]'")
+    runner = prefect_dask.DaskTaskRunner(
+        cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None},
+    )
+    regions = ("d1", "d2", "d3", "d4")
+    artifacts = await materialize(*(orders.with_arguments(region=r) for r in regions), task_runner=runner)
+    assert [a.rows for a in artifacts] == [6] * 4
+    pids = set()
+    for region in regions:
+        table = pq.read_table(storage_root / "shop" / f"orders_{region}.parquet")
+        assert table.column("region").to_pylist() == [region] * 6
+        pids.update(table.column("pid").to_pylist())
+    assert os.getpid() not in pids  # the extract functions ran in the Dask worker processes
+    for region in regions:
+        [event] = await _events("prefect.asset.materialization.succeeded", asset_key(orders.with_arguments(region=region)), 1)
+        assert event.payload["rows"] == 6
+
+
+def test_the_cli_runs_an_asset_as_a_flow(prefect_api: str, tmp_path: Path) -> None:
+    (tmp_path / "jobs.py").write_text(
+        "from madstream import asset\n"
+        "@asset('jobs/count.parquet', name='counter')\n"
+        "async def counter(n: int):\n"
+        "    yield [{'i': i} for i in range(n)]\n"
+    )
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "MADSTREAM_PROGRESS": "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "madstream", "materialize", "jobs:counter", "--arg", "n=5", "--prefect"],
+        cwd=tmp_path, env=env, check=False, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("counter: 5 rows in 1 batch, ")
+    assert "Task run 'counter'" in done.stdout + done.stderr
+
+
+def test_the_engine_never_imports_prefect(tmp_path: Path) -> None:
+    code = (
+        "import sys, anyio, madstream\n"
+        "@madstream.asset('x/y.parquet', name='y')\n"
+        "async def y():\n"
+        "    yield [{'a': 1}]\n"
+        "anyio.run(y)\n"
+        "print(anyio.run(y.query, 'SELECT count(*)').fetchone(), 'prefect' in sys.modules, 'rich' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(1,) False False"
