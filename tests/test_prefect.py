@@ -149,6 +149,8 @@ class FlakyMemoryFS(MemoryFileSystem):
 async def test_a_transient_storage_fault_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     fsspec.register_implementation("flaky", FlakyMemoryFS, clobber=True)
     monkeypatch.setenv("FILESYSTEM_URL", f"flaky://run-{uuid.uuid4().hex[:8]}")
+    # Storage retries a failed open itself; with one attempt the fault reaches the Prefect task.
+    monkeypatch.setenv("MADSTREAM_STORAGE_ATTEMPTS", "1")
     FlakyMemoryFS.failures_left = 1
     attempts: list[int] = []
 

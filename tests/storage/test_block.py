@@ -1,11 +1,13 @@
-"""The ``FsspecFileSystem`` Prefect block against a temporary Prefect server and the SFTP server."""
+"""The ``FsspecFileSystem`` Prefect block against the session's Prefect test server and the SFTP server.
+
+``prefect_api`` (tests/conftest.py) is Prefect's own local test server, started once per session.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +21,7 @@ from .servers import SFTPServer
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
 
 
-@pytest.fixture(scope="module")
-def prefect_api() -> Iterator[None]:
-    """A throwaway Prefect server (SQLite in a temp dir) for saving and loading blocks."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        with prefect_test_harness():
-            yield
-
-
-def test_block_saves_loads_and_hides_secrets(prefect_api: None, sftp_server: SFTPServer) -> None:
+def test_block_saves_loads_and_hides_secrets(prefect_api: str, sftp_server: SFTPServer) -> None:
     (sftp_server.root / "blockdata").mkdir(exist_ok=True)
     FsspecFileSystem: Any = madstream.FsspecFileSystem
     from prefect.filesystems import WritableDeploymentStorage, WritableFileSystem
@@ -48,7 +39,7 @@ def test_block_saves_loads_and_hides_secrets(prefect_api: None, sftp_server: SFT
 
 
 async def test_block_name_configures_every_asset(
-    prefect_api: None, sftp_server: SFTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    prefect_api: str, sftp_server: SFTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     (sftp_server.root / "viablock").mkdir(exist_ok=True)
     FsspecFileSystem: Any = madstream.FsspecFileSystem
