@@ -19,7 +19,6 @@ from madstream import (
     get_fs,
 )
 
-from .conftest import BUCKET
 from .servers import S3Server, SFTPServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -132,10 +131,6 @@ async def test_bad_storage_options_json(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("FILESYSTEM_STORAGE_OPTIONS", "{not json")
     with pytest.raises(StorageError, match="FILESYSTEM_STORAGE_OPTIONS is not valid JSON"):
         await get_fs()
-
-
-def test_s3_bucket_name_used(s3_server: S3Server) -> None:
-    assert BUCKET  # the session bucket exists; the missing-bucket test uses another name
 
 
 async def test_sftp_key_auth_with_known_hosts(
