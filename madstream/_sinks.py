@@ -24,6 +24,8 @@ __all__ = ["Sink", "open_sink", "write_fragment", "filetype_of"]
 ROW_GROUP_ROWS = 131_072
 #: ... unless the buffered batches reach this many bytes first.
 ROW_GROUP_BYTES = 64 << 20
+#: Bytes buffered on the Arrow side before a remote (Python) file is written.
+_REMOTE_BUFFER = 8 << 20
 
 
 def filetype_of(path: str) -> str:
@@ -48,13 +50,28 @@ def _open_binary(storage: Storage, path: str) -> Any:
     return storage.open_sync(path, "wb")
 
 
+def _open_arrow(storage: Storage, path: str) -> pa.NativeFile:
+    """An Arrow output stream for ``path`` that pyarrow can write without taking the GIL.
+
+    Writing through a Python file object makes pyarrow take the GIL for every page it writes;
+    while another thread converts rows (which holds the GIL), each of those writes waits out a
+    GIL switch interval. A native file, or a large Arrow-side buffer in front of a remote file,
+    keeps the encoder off the GIL.
+    """
+    native = storage.native(path)
+    if native is not None:
+        storage.makedirs_sync(posixpath.dirname(path))
+        return pa.OSFile(native, "wb")
+    return pa.BufferedOutputStream(pa.PythonFile(storage.open_sync(path, "wb"), mode="w"), _REMOTE_BUFFER)
+
+
 class ParquetSink:
     """A parquet file written row group by row group."""
 
     def __init__(self, storage: Storage, path: str, schema: pa.Schema) -> None:
         self.path = path
         self.rows = 0
-        self._file = _open_binary(storage, path)
+        self._file = _open_arrow(storage, path)
         self._writer = pq.ParquetWriter(self._file, schema)
         self._schema = schema
         self._buffer: list[pa.RecordBatch] = []

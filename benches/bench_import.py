@@ -1,0 +1,66 @@
+"""Import time of ``madstream`` (budget 0.3 s), and that prefect and pandas stay unimported.
+
+Each import runs in a fresh interpreter; ``import pyarrow`` alone is timed alongside as the floor
+no Arrow library can go under.
+
+    python benches/bench_import.py [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _harness import MIB, versions  # noqa: E402
+
+BUDGET_S = 0.3
+_PROBE = """
+import json, sys, time
+from _harness import peak_rss
+t = time.perf_counter()
+import {module}
+dt = time.perf_counter() - t
+heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {{"prefect", "pandas", "polars", "duckdb", "pydantic"}})
+print(json.dumps({{"s": dt, "rss": peak_rss(), "heavy": heavy}}))
+"""
+
+
+def probe(module: str, env: dict[str, str]) -> dict[str, object]:
+    out = subprocess.run([sys.executable, "-c", _PROBE.format(module=module)], env=env,
+                         capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.join(root, "benches")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, here, env.get("PYTHONPATH")) if p)
+    print(f"bench_import: {args.rounds} fresh interpreters each; {versions()}")
+    runs: dict[str, list[dict[str, object]]] = {"pyarrow": [], "madstream": []}
+    for _ in range(args.rounds):
+        for module in runs:
+            runs[module].append(probe(module, env))
+    print(f"\n{'import':<12} {'median s':>9} {'peak MiB':>9}  also imported")
+    for module, rs in runs.items():
+        s = statistics.median(float(r["s"]) for r in rs)  # type: ignore[arg-type]
+        rss = statistics.median(int(r["rss"]) for r in rs) / MIB  # type: ignore[call-overload]
+        print(f"{module:<12} {s:9.3f} {rss:9.0f}  {', '.join(rs[0]['heavy']) or '-'}")  # type: ignore[arg-type]
+    ms = runs["madstream"]
+    s = statistics.median(float(r["s"]) for r in ms)  # type: ignore[arg-type]
+    clean = not ({"prefect", "pandas"} & set(ms[0]["heavy"]))  # type: ignore[arg-type]
+    verdict = "ok" if s <= BUDGET_S and clean else "over budget"
+    print(f"\nmadstream import {s:.3f} s (budget {BUDGET_S} s), prefect/pandas imported: {not clean} -> {verdict}")
+
+
+if __name__ == "__main__":
+    main()
