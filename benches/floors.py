@@ -2,7 +2,7 @@
 
 What a careful engineer would write by hand for one known workload, single-threaded:
 ``RecordBatch.from_pylist`` per page, one fragment file per page, and one result file fed as
-the pages pass (parquet row groups buffered to ~128k rows, as madstream does). No schema
+the pages pass (parquet row groups buffered to 64k rows, as madstream does). No schema
 evolution, no staging or commit, no run records: the cost of the bytes alone.
 """
 
@@ -21,7 +21,8 @@ from workload import pages
 
 __all__ = ["FLOORS"]
 
-ROW_GROUP_ROWS = 131_072
+#: The row-group size madstream writes for this workload (its 64k-row cap), so files match.
+ROW_GROUP_ROWS = 65_536
 
 
 def _dirs(workdir: str) -> tuple[str, str]:
@@ -31,7 +32,7 @@ def _dirs(workdir: str) -> tuple[str, str]:
 
 
 class _ParquetResult:
-    """A parquet file fed record batches, written in ~128k-row row groups."""
+    """A parquet file fed record batches, written in 64k-row row groups."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -75,10 +76,14 @@ def floor_json(rows: int, workdir: str) -> None:
     """(b) JSON-lines fragments (orjson, row by row) + parquet result."""
     frags, out = _dirs(workdir)
     result = _ParquetResult(os.path.join(out, "orders.parquet"))
-    dumps = orjson.dumps
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     for i, page in enumerate(pages(rows), 1):
-        with open(os.path.join(frags, f"fragment={i:06d}.json"), "wb") as fh:
-            fh.write(b"\n".join(map(dumps, page)) + b"\n")
+        # One write per row into a buffered file: joining a page of orjson results first is
+        # ~4x slower (keeping 5,000 fresh bytes objects alive is what costs).
+        with open(os.path.join(frags, f"fragment={i:06d}.json"), "wb", buffering=1 << 20) as fh:
+            write = fh.write
+            for row in page:
+                write(dumps(row, option=newline))
         result.write(pa.RecordBatch.from_pylist(page))
     result.close()
 

@@ -9,11 +9,16 @@ recorded STRUCT/LIST type on read.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-import duckdb
 import orjson
-import polars as pl
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import polars as pl
+
+# polars and duckdb are imported where first used: a parquet-only run never needs polars, and
+# importing madstream stays cheap (each costs ~0.05-0.1 s and 15-25 MiB of RSS).
 
 __all__ = ["csv_bytes", "duckdb_types", "json_bytes"]
 
@@ -34,6 +39,8 @@ def _ext_text(arr: pa.Array) -> pa.Array:
 
 def json_bytes(batch: pa.RecordBatch) -> bytes:
     """``batch`` as newline-delimited JSON."""
+    import polars as pl
+
     try:
         frame = pl.from_arrow(_plain(batch))
         assert isinstance(frame, pl.DataFrame)
@@ -57,6 +64,8 @@ def _default(value: object) -> object:
 
 
 def _json_text(name: str) -> pl.Expr:
+    import polars as pl
+
     # Wrap the value in a one-field struct, encode, and strip the wrapper: `{"v":...}` -> `...`.
     text = pl.struct(pl.col(name).alias("v")).struct.json_encode().str.slice(5).str.head(-1)
     # A null cell stays empty (a null), not the text `null`.
@@ -65,6 +74,8 @@ def _json_text(name: str) -> pl.Expr:
 
 def csv_bytes(batch: pa.RecordBatch, *, header: bool) -> bytes:
     """``batch`` as CSV; nested cells as JSON text."""
+    import polars as pl
+
     frame = pl.from_arrow(_plain(batch))
     assert isinstance(frame, pl.DataFrame)
     nested = [n for n, t in frame.schema.items() if t.is_nested()]
@@ -82,6 +93,8 @@ def duckdb_types(schema: pa.Schema) -> dict[str, str]:
         return {}
     con = getattr(_types_local, "con", None)
     if con is None:
+        import duckdb
+
         con = _types_local.con = duckdb.connect()
     rel = con.from_arrow(schema.empty_table())
     # A column of nulls has no type a reader can use; read it as text.

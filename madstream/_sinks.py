@@ -20,10 +20,13 @@ from ._storage import Storage
 
 __all__ = ["Sink", "open_sink", "write_fragment", "filetype_of"]
 
-#: Rows buffered into one parquet row group.
-ROW_GROUP_ROWS = 131_072
-#: ... unless the buffered batches reach this many bytes first.
-ROW_GROUP_BYTES = 64 << 20
+#: Rows buffered into one parquet row group ...
+ROW_GROUP_ROWS = 65_536
+#: ... unless the buffered Arrow data reaches this many bytes first. The buffer is the run's
+#: largest allocation, and pyarrow's encoder needs about as much again while it writes the
+#: group, so this pair bounds a run's memory whatever the row width. 64k-row groups keep most
+#: of the size benefit of larger ones and give readers more row groups to scan in parallel.
+ROW_GROUP_BYTES = 16 << 20
 #: Bytes buffered on the Arrow side before a remote (Python) file is written.
 _REMOTE_BUFFER = 8 << 20
 

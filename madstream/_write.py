@@ -13,7 +13,6 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -174,6 +173,8 @@ class RunWriter:
             source = native if native is not None else self.storage.open_sync(path, "rb")
             yield from pq.ParquetFile(source).iter_batches(batch_size=65_536)
             return
+        import duckdb
+
         from ._scan import scan_sql
 
         con = duckdb.connect()
