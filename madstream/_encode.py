@@ -8,6 +8,7 @@ recorded STRUCT/LIST type on read.
 
 from __future__ import annotations
 
+import io
 import threading
 from typing import TYPE_CHECKING
 
@@ -44,7 +45,9 @@ def json_bytes(batch: pa.RecordBatch) -> bytes:
     try:
         frame = pl.from_arrow(_plain(batch))
         assert isinstance(frame, pl.DataFrame)
-        return frame.write_ndjson().encode()
+        buffer = io.BytesIO()  # bytes straight from polars: no intermediate str to encode
+        frame.write_ndjson(buffer)
+        return buffer.getvalue()
     except BaseException as exc:  # polars panics (a BaseException) on types it cannot write
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 __all__ = ["SchemaTracker", "conform", "unify_schemas", "unify_types"]
 
@@ -81,6 +80,8 @@ def _as_text(arr: pa.Array) -> pa.Array:
         return arr.cast(_TEXT)
     nested = pa.types.is_nested(t) or pa.types.is_dictionary(t)
     if not nested:
+        import pyarrow.compute as pc  # only on a type conflict; costs ~3k objects at import
+
         try:
             return pc.cast(arr, _TEXT)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
