@@ -40,7 +40,8 @@ class Sink(Protocol):
     path: str
     rows: int
 
-    def write(self, batch: pa.RecordBatch, encoded: bytes | None = None) -> None: ...
+    def write(self, batch: pa.RecordBatch, encoded: bytes | None = None) -> None:
+        """Append ``batch``; ``encoded``, if given, is ``encode(batch, filetype)`` to reuse."""
 
     def close(self) -> int: ...
 
@@ -114,15 +115,26 @@ class TextSink:
         self._size = 0
 
     def write(self, batch: pa.RecordBatch, encoded: bytes | None = None) -> None:
-        if encoded is None:
-            encoded = csv_bytes(batch, header=self.rows == 0) if self._csv else json_bytes(batch)
-        self._file.write(encoded)
-        self._size += len(encoded)
+        """Append ``batch``; ``encoded`` is its whole-file encoding when the caller has one."""
+        data: bytes | memoryview | None = encoded
+        if data is not None and self._csv and self.rows:
+            data = _body(data, batch.schema.names)
+        if data is None:
+            data = csv_bytes(batch, header=self.rows == 0) if self._csv else json_bytes(batch)
+        self._file.write(data)
+        self._size += len(data)
         self.rows += batch.num_rows
 
     def close(self) -> int:
         self._file.close()
         return self._size
+
+
+def _body(csv: bytes, names: list[str]) -> memoryview | None:
+    """A whole CSV file's bytes without its header line (``None`` if the header spans lines)."""
+    if not names or any("\n" in n or "\r" in n for n in names):
+        return None
+    return memoryview(csv)[csv.index(b"\n") + 1:]
 
 
 def open_sink(storage: Storage, path: str, filetype: str, schema: pa.Schema) -> Sink:

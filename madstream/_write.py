@@ -94,8 +94,10 @@ class RunWriter:
             if result.sink is None or (changed and result.filetype != "json"):
                 self._roll(result, out.schema)
             assert result.sink is not None
-            # Reuse the fragment's bytes when the result holds exactly the same lines.
-            reuse = frag_bytes if (result.filetype == "json" == self.layout.fragment_type and not self.layout.extras) else None
+            # Encode once: a JSON or CSV result of the fragments' type holds the very same lines
+            # (a CSV sink drops the repeated header itself).
+            same = result.filetype == self.layout.fragment_type and not self.layout.extras
+            reuse = frag_bytes if same else None
             result.sink.write(out, reuse)
 
     def _with_extras(self, batch: pa.RecordBatch) -> pa.RecordBatch:
