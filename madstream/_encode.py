@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import orjson
 import pyarrow as pa
 
+from ._typenames import type_names
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -91,14 +93,23 @@ _types_local = threading.local()
 
 
 def duckdb_types(schema: pa.Schema) -> dict[str, str]:
-    """DuckDB's name for the type of each column of ``schema`` (asked of DuckDB itself)."""
+    """DuckDB's name for the type of each column of ``schema``.
+
+    Common types are named in Python (:mod:`._typenames`, checked against DuckDB by the tests);
+    DuckDB itself is asked only about the rest, so a run need not open a database.
+    """
     if not schema.names:
         return {}
-    con = getattr(_types_local, "con", None)
-    if con is None:
-        import duckdb
+    names = type_names(schema)
+    if names is None:
+        con = getattr(_types_local, "con", None)
+        if con is None:
+            import duckdb
 
-        con = _types_local.con = duckdb.connect()
-    rel = con.from_arrow(schema.empty_table())
+            con = _types_local.con = duckdb.connect()
+        # An empty stream, not an empty table: DuckDB scans a table through machinery that
+        # costs ~45 MiB of RSS the first time.
+        rel = con.from_arrow(pa.RecordBatchReader.from_batches(schema, []))
+        names = {name: str(t) for name, t in zip(rel.columns, rel.types)}
     # A column of nulls has no type a reader can use; read it as text.
-    return {name: str(t).replace('"NULL"', "VARCHAR") for name, t in zip(rel.columns, rel.types)}
+    return {name: t.replace('"NULL"', "VARCHAR") for name, t in names.items()}
