@@ -32,8 +32,9 @@ LABELS = {"a": "(a) parquet + parquet", "b": "(b) json + parquet (default)", "c"
 def run_madstream(setting: str, rows: int, workdir: str) -> dict[str, Any]:
     """Materialize the workload through an async-generator asset; returns the wall time."""
     os.environ["FILESYSTEM_URL"] = f"file://{workdir}"
-    from madstream import asset
     from workload import apages
+
+    from madstream import asset
 
     path, filetype, _ = SETTINGS[setting]
 

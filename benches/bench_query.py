@@ -34,9 +34,9 @@ async def run(rows: int, reps: int) -> None:
     os.environ["FILESYSTEM_URL"] = f"file://{tempfile.mkdtemp(prefix='madbench-query-')}"
     import duckdb
     import polars as pl
+    from workload import apages
 
     from madstream import asset
-    from workload import apages
 
     calls = 0
 

@@ -16,7 +16,6 @@ import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-
 from workload import pages
 
 __all__ = ["FLOORS"]
