@@ -14,6 +14,7 @@ import os
 import statistics
 import subprocess
 import sys
+from typing import TypedDict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,10 +32,18 @@ print(json.dumps({{"s": dt, "rss": peak_rss(), "heavy": heavy}}))
 """
 
 
-def probe(module: str, env: dict[str, str]) -> dict[str, object]:
+class Probe(TypedDict):
+    s: float
+    rss: int
+    heavy: list[str]
+
+
+def probe(module: str, env: dict[str, str]) -> Probe:
+    """Seconds to import ``module`` in a fresh interpreter, its peak RSS, and heavy modules it pulled in."""
     out = subprocess.run([sys.executable, "-c", _PROBE.format(module=module)], env=env,
                          capture_output=True, text=True, check=True)
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    return Probe(s=float(found["s"]), rss=int(found["rss"]), heavy=list(found["heavy"]))
 
 
 def main() -> None:
@@ -46,18 +55,18 @@ def main() -> None:
     here = os.path.join(root, "benches")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, here, env.get("PYTHONPATH")) if p)
     print(f"bench_import: {args.rounds} fresh interpreters each; {versions()}")
-    runs: dict[str, list[dict[str, object]]] = {"pyarrow": [], "madstream": []}
+    runs: dict[str, list[Probe]] = {"pyarrow": [], "madstream": []}
     for _ in range(args.rounds):
         for module in runs:
             runs[module].append(probe(module, env))
     print(f"\n{'import':<12} {'median s':>9} {'peak MiB':>9}  also imported")
     for module, rs in runs.items():
-        s = statistics.median(float(r["s"]) for r in rs)  # type: ignore[arg-type]
-        rss = statistics.median(int(r["rss"]) for r in rs) / MIB  # type: ignore[call-overload]
-        print(f"{module:<12} {s:9.3f} {rss:9.0f}  {', '.join(rs[0]['heavy']) or '-'}")  # type: ignore[arg-type]
+        s = statistics.median(r["s"] for r in rs)
+        rss = statistics.median(r["rss"] for r in rs) / MIB
+        print(f"{module:<12} {s:9.3f} {rss:9.0f}  {', '.join(rs[0]['heavy']) or '-'}")
     ms = runs["madstream"]
-    s = statistics.median(float(r["s"]) for r in ms)  # type: ignore[arg-type]
-    clean = not ({"prefect", "pandas"} & set(ms[0]["heavy"]))  # type: ignore[arg-type]
+    s = statistics.median(r["s"] for r in ms)
+    clean = not ({"prefect", "pandas"} & set(ms[0]["heavy"]))
     verdict = "ok" if s <= BUDGET_S and clean else "over budget"
     print(f"\nmadstream import {s:.3f} s (budget {BUDGET_S} s), prefect/pandas imported: {not clean} -> {verdict}")
 

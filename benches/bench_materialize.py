@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _harness import child_main, measure, print_table, timed, versions  # noqa: E402
+from _harness import Sample, child_main, measure, print_table, timed, versions  # noqa: E402
 
 #: setting → (result path, artifact file type, floor)
 SETTINGS = {
@@ -74,7 +74,7 @@ def main() -> None:
     print(f"bench_materialize: {args.rows:,} rows, {args.rounds} rounds; {versions()}")
     cases = [c for s in settings for c in (f"floor-{s}", f"madstream-{s}")]
     samples = measure(__file__, cases, args.rows, args.rounds)
-    table = []
+    table: list[tuple[str, Sample, Sample | None]] = []
     for s in settings:
         floor = samples[f"floor-{s}"]
         table.append((f"floor {LABELS[s]}", floor, None))

@@ -117,8 +117,8 @@ class TextSink:
     def write(self, batch: pa.RecordBatch, encoded: bytes | None = None) -> None:
         """Append ``batch``; ``encoded`` is its whole-file encoding when the caller has one."""
         data: bytes | memoryview | None = encoded
-        if data is not None and self._csv and self.rows:
-            data = _body(data, batch.schema.names)
+        if encoded is not None and self._csv and self.rows:
+            data = _body(encoded, batch.schema.names)
         if data is None:
             data = csv_bytes(batch, header=self.rows == 0) if self._csv else json_bytes(batch)
         self._file.write(data)
