@@ -32,7 +32,7 @@ $(DUCKDB15): $(STAMP)
 
 test-duckdb15: $(DUCKDB15)
 	PYTHONPATH=$(DUCKDB15) $(PY) -c 'import duckdb; print("DuckDB", duckdb.__version__)'
-	PYTHONPATH=$(DUCKDB15) $(PY) -m pytest -q tests/test_query.py tests/test_formats.py tests/test_sources.py tests/test_schema.py tests/storage
+	PYTHONPATH=$(DUCKDB15) $(PY) -m pytest -q tests/test_query.py tests/test_formats.py tests/test_sources.py tests/test_schema.py
 
 bench: $(STAMP)
 	$(PY) benches/bench_materialize.py

@@ -58,7 +58,10 @@ async def iter_reader(reader: pa.RecordBatchReader) -> AsyncIterator[pa.RecordBa
             yield batch
 
 
-def _table(rel: duckdb.DuckDBPyRelation) -> pa.Table:
+_DUCKDB_1 = duckdb.__version__.startswith("1.")
+
+
+def _table(rel: Any) -> pa.Table:
     to_table = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
     return to_table()
 
@@ -72,8 +75,12 @@ class QueryResult:
     >>> result.pl()  # a polars.DataFrame
     """
 
-    def __init__(self, relation: duckdb.DuckDBPyRelation, params: Params = None, sql: str | None = None) -> None:
+    def __init__(
+        self, relation: duckdb.DuckDBPyRelation, params: Params = None, sql: str | None = None, *, direct: bool = False
+    ) -> None:
         self._relation = relation
+        # DuckDB 1.x, parameterized: the relation holds its rows already and streams them itself.
+        self._direct = direct
         self._params = params
         # The SQL that made the relation: DuckDB 1.x materializes parameterized queries, and the
         # relation's own sql_query() then cannot be run again.
@@ -95,6 +102,8 @@ class QueryResult:
         return self._rows
 
     def _execute(self) -> Any:
+        if self._direct:
+            return self._relation
         cursor = connection().cursor()
         sql = self._sql or self._relation.sql_query()
         try:
@@ -134,6 +143,8 @@ class QueryResult:
         The stream runs on a cursor of its own: DuckDB 2 allows one open streaming result per
         connection, and a half-read stream must not block other queries on this result.
         """
+        if self._direct:
+            return relation_reader(self._relation, batch_rows)
         sql = self._sql or self._relation.sql_query()
         cursor = connection().cursor()
         try:
@@ -178,7 +189,9 @@ class QueryResult:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             out = attr(*args, **kwargs)
-            return QueryResult(out, self._params) if isinstance(out, duckdb.DuckDBPyRelation) else out
+            if isinstance(out, duckdb.DuckDBPyRelation):
+                return QueryResult(out, self._params, direct=self._direct)
+            return out
 
         return call
 
@@ -191,8 +204,14 @@ def run_query(source_sql: str, query_str: str | None, params: Params, *, asset: 
     sql = f"FROM {source_sql} {query_str or ''}".rstrip()
     # A cursor per query: relations may be fetched from worker threads concurrently.
     con = connection().cursor()
+    direct = params is not None and _DUCKDB_1
     try:
-        rel = con.sql(sql, params=params) if params is not None else con.sql(sql)
+        if direct:
+            # DuckDB 1.x runs a parameterized sql() eagerly without releasing the GIL, which
+            # deadlocks a Python filesystem (mad://) that needs it; execute() releases it.
+            rel = con.from_arrow(_table(con.execute(sql, params)))
+        else:
+            rel = con.sql(sql, params=params) if params is not None else con.sql(sql)
     except duckdb.Error as exc:
         raise QueryError(
             f"DuckDB rejected the query `{query_str or ''}`: {exc}",
@@ -205,7 +224,7 @@ def run_query(source_sql: str, query_str: str | None, params: Params, *, asset: 
             f"the query `{query_str}` returned no relation", asset=asset, path=path,
             hint="use a query that produces rows (SELECT ...)",
         )
-    return QueryResult(rel, params, sql)
+    return QueryResult(rel, params, sql, direct=direct)
 
 
 async def stream_relation(result: QueryResult, batch_rows: int) -> AsyncIterator[pa.RecordBatch]:
