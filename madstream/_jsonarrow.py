@@ -1,0 +1,98 @@
+"""JSON lines straight from Arrow with pyarrow compute kernels (no Python per row, no polars).
+
+Every column becomes an array of JSON texts, built by vectorized kernels (casts, substring
+escapes, element-wise joins); rows are the element-wise join of ``"key":text`` pieces, and the
+file is the string data buffer of that array. Types it does not know raise :class:`Unsupported`
+and the caller uses another encoder.
+"""
+
+from __future__ import annotations
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["Unsupported", "arrow_json_lines"]
+
+_S = pa.string()
+_NULL = pa.scalar("null", _S)
+_NEEDS_ESCAPE = '["\\\\\\x00-\\x1f]'
+_CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
+
+
+class Unsupported(Exception):
+    """A column type this encoder does not write."""
+
+
+def _lit(text: str) -> pa.Scalar:
+    return pa.scalar(text, _S)
+
+
+def _join(*parts: pa.Array | pa.Scalar) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, _lit(""))
+
+
+def _quote(text: pa.Array) -> pa.Array:
+    text = text.cast(_S)
+    if len(text) and pc.any(pc.match_substring_regex(text, _NEEDS_ESCAPE)).as_py():
+        if pc.any(pc.match_substring_regex(text, _CONTROL)).as_py():
+            raise Unsupported("control characters")
+        for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+            text = pc.replace_substring(text, raw, escaped)
+    return _join(_lit('"'), text, _lit('"'))
+
+
+def _text(arr: pa.Array) -> pa.Array:
+    """JSON text of every value of ``arr``; nulls as ``null`` (the result has no nulls)."""
+    t = arr.type
+    if pa.types.is_null(t):
+        return pa.array(["null"] * len(arr), _S)
+    if pa.types.is_dictionary(t):
+        return _text(arr.dictionary_decode())
+    if pa.types.is_boolean(t):
+        out = pc.if_else(arr, _lit("true"), _lit("false"))
+    elif pa.types.is_integer(t):
+        out = arr.cast(_S)
+    elif pa.types.is_floating(t):
+        # NaN and infinities have no JSON form: they are written as null.
+        out = pc.if_else(pc.is_finite(arr), arr.cast(_S), pa.scalar(None, _S))
+    elif (
+        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_decimal(t)
+        or pa.types.is_date(t) or pa.types.is_time(t) or (pa.types.is_timestamp(t) and t.tz is None)
+    ):
+        out = _quote(arr.cast(_S))
+    elif pa.types.is_struct(t):
+        children = arr.flatten()
+        parts: list[pa.Array | pa.Scalar] = []
+        for i, (field, child) in enumerate(zip(t, children)):
+            key = orjson.dumps(field.name).decode()
+            parts += [_lit(("{" if i == 0 else ",") + key + ":"), _text(child)]
+        joined = _join(*parts, _lit("}")) if parts else pa.array(["{}"] * len(arr), _S)
+        out = pc.if_else(arr.is_null(), _NULL, joined)
+        return out
+    elif pa.types.is_list(t) or pa.types.is_large_list(t):
+        items = _text(arr.values)
+        cls = pa.LargeListArray if pa.types.is_large_list(t) else pa.ListArray
+        lists = cls.from_arrays(arr.offsets, items)
+        joined = _join(_lit("["), pc.binary_join(lists, _lit(",")), _lit("]"))
+        return pc.if_else(arr.is_null(), _NULL, joined)
+    else:
+        raise Unsupported(str(t))
+    return pc.fill_null(out, _NULL)
+
+
+def arrow_json_lines(batch: pa.RecordBatch) -> bytes:
+    """``batch`` as newline-delimited JSON objects (raises :class:`Unsupported`)."""
+    if batch.num_rows == 0:
+        return b""
+    parts: list[pa.Array | pa.Scalar] = []
+    for i, (field, column) in enumerate(zip(batch.schema, batch.columns)):
+        key = orjson.dumps(field.name).decode()
+        parts += [_lit(("{" if i == 0 else ",") + key + ":"), _text(column)]
+    if not parts:
+        return b"{}\n" * batch.num_rows
+    lines = _join(*parts, _lit("}\n"))
+    # The rows are contiguous in the string data buffer: that buffer is the file.
+    offsets = pa.Array.from_buffers(pa.int32(), len(lines) + 1, [None, lines.buffers()[1]], offset=lines.offset)
+    start, end = offsets[0].as_py(), offsets[-1].as_py()
+    return lines.buffers()[2].slice(start, end - start).to_pybytes()
