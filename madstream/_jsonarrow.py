@@ -32,14 +32,40 @@ def _join(*parts: pa.Array | pa.Scalar) -> pa.Array:
     return pc.binary_join_element_wise(*parts, _lit(""))
 
 
-def _quote(text: pa.Array) -> pa.Array:
-    text = text.cast(_S)
+def _escaped(arr: pa.Array) -> pa.Array:
+    text = arr.cast(_S)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return text  # dates, times, timestamps and decimals print nothing that needs escaping
     if len(text) and pc.any(pc.match_substring_regex(text, _NEEDS_ESCAPE)).as_py():
         if pc.any(pc.match_substring_regex(text, _CONTROL)).as_py():
             raise Unsupported("control characters")
         for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
             text = pc.replace_substring(text, raw, escaped)
-    return _join(_lit('"'), text, _lit('"'))
+    return text
+
+
+def _quoted_type(t: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_decimal(t)
+        or pa.types.is_date(t) or pa.types.is_time(t) or (pa.types.is_timestamp(t) and t.tz is None)
+    )
+
+
+def _pieces(keys: list[str], arrays: list[pa.Array], close: str) -> list[pa.Array | pa.Scalar]:
+    """``{"k1":v1,"k2":v2}`` as join pieces; a string column without nulls gets its quotes from
+    the literals around it, which saves a join per column."""
+    parts: list[pa.Array | pa.Scalar] = []
+    pending = ""
+    for i, (key, arr) in enumerate(zip(keys, arrays)):
+        prefix = pending + ("{" if i == 0 else ",") + orjson.dumps(key).decode() + ":"
+        if _quoted_type(arr.type) and arr.null_count == 0:
+            parts += [_lit(prefix + '"'), _escaped(arr)]
+            pending = '"'
+        else:
+            parts += [_lit(prefix), _text(arr)]
+            pending = ""
+    parts.append(_lit(pending + close))
+    return parts
 
 
 def _text(arr: pa.Array) -> pa.Array:
@@ -55,43 +81,33 @@ def _text(arr: pa.Array) -> pa.Array:
         out = arr.cast(_S)
     elif pa.types.is_floating(t):
         # NaN and infinities have no JSON form: they are written as null.
-        out = pc.if_else(pc.is_finite(arr), arr.cast(_S), pa.scalar(None, _S))
-    elif (
-        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_decimal(t)
-        or pa.types.is_date(t) or pa.types.is_time(t) or (pa.types.is_timestamp(t) and t.tz is None)
-    ):
-        out = _quote(arr.cast(_S))
+        text = arr.cast(_S)
+        out = text if pc.all(pc.is_finite(arr)).as_py() is not False else pc.if_else(pc.is_finite(arr), text, pa.scalar(None, _S))
+    elif _quoted_type(t):
+        out = _join(_lit('"'), _escaped(arr), _lit('"'))
     elif pa.types.is_struct(t):
-        children = arr.flatten()
-        parts: list[pa.Array | pa.Scalar] = []
-        for i, (field, child) in enumerate(zip(t, children)):
-            key = orjson.dumps(field.name).decode()
-            parts += [_lit(("{" if i == 0 else ",") + key + ":"), _text(child)]
-        joined = _join(*parts, _lit("}")) if parts else pa.array(["{}"] * len(arr), _S)
-        out = pc.if_else(arr.is_null(), _NULL, joined)
-        return out
+        if t.num_fields == 0:
+            return pa.array(["{}"] * len(arr), _S)
+        joined = _join(*_pieces([f.name for f in t], arr.flatten(), "}"))
+        return pc.if_else(arr.is_null(), _NULL, joined) if arr.null_count else joined
     elif pa.types.is_list(t) or pa.types.is_large_list(t):
         items = _text(arr.values)
         cls = pa.LargeListArray if pa.types.is_large_list(t) else pa.ListArray
         lists = cls.from_arrays(arr.offsets, items)
         joined = _join(_lit("["), pc.binary_join(lists, _lit(",")), _lit("]"))
-        return pc.if_else(arr.is_null(), _NULL, joined)
+        return pc.if_else(arr.is_null(), _NULL, joined) if arr.null_count else joined
     else:
         raise Unsupported(str(t))
-    return pc.fill_null(out, _NULL)
+    return pc.fill_null(out, _NULL) if out.null_count else out
 
 
 def arrow_json_lines(batch: pa.RecordBatch) -> bytes:
     """``batch`` as newline-delimited JSON objects (raises :class:`Unsupported`)."""
     if batch.num_rows == 0:
         return b""
-    parts: list[pa.Array | pa.Scalar] = []
-    for i, (field, column) in enumerate(zip(batch.schema, batch.columns)):
-        key = orjson.dumps(field.name).decode()
-        parts += [_lit(("{" if i == 0 else ",") + key + ":"), _text(column)]
-    if not parts:
+    if not batch.num_columns:
         return b"{}\n" * batch.num_rows
-    lines = _join(*parts, _lit("}\n"))
+    lines = _join(*_pieces(batch.schema.names, batch.columns, "}\n"))
     # The rows are contiguous in the string data buffer: that buffer is the file.
     offsets = pa.Array.from_buffers(pa.int32(), len(lines) + 1, [None, lines.buffers()[1]], offset=lines.offset)
     start, end = offsets[0].as_py(), offsets[-1].as_py()
