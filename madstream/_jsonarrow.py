@@ -81,8 +81,8 @@ def _text(arr: pa.Array) -> pa.Array:
         out = arr.cast(_S)
     elif pa.types.is_floating(t):
         # NaN and infinities have no JSON form: they are written as null.
-        text = arr.cast(_S)
-        out = text if pc.all(pc.is_finite(arr)).as_py() is not False else pc.if_else(pc.is_finite(arr), text, pa.scalar(None, _S))
+        text, finite = arr.cast(_S), pc.is_finite(arr)
+        out = text if pc.all(finite).as_py() is not False else pc.if_else(finite, text, pa.scalar(None, _S))
     elif _quoted_type(t):
         out = _join(_lit('"'), _escaped(arr), _lit('"'))
     elif pa.types.is_struct(t):

@@ -82,8 +82,8 @@ class QueryResult:
         # DuckDB 1.x, parameterized: the relation holds its rows already and streams them itself.
         self._direct = direct
         self._params = params
-        # The SQL that made the relation: DuckDB 1.x materializes parameterized queries, and the
-        # relation's own sql_query() then cannot be run again.
+        # The SQL that made the relation, run again on a fresh cursor to stream it (chained
+        # relations use their own sql_query()).
         self._sql = sql
         self._rows: Any = None
 
@@ -106,12 +106,7 @@ class QueryResult:
             return self._relation
         cursor = connection().cursor()
         sql = self._sql or self._relation.sql_query()
-        try:
-            return cursor.execute(sql, self._params) if self._params is not None else cursor.execute(sql)
-        except duckdb.ParserException:
-            if hasattr(self._relation, "fetchmany"):  # DuckDB 1.x: the relation streams rows itself
-                return self._relation
-            raise
+        return cursor.execute(sql, self._params) if self._params is not None else cursor.execute(sql)
 
     def fetchone(self) -> tuple[Any, ...] | None:
         """The next row, or ``None`` when all rows have been fetched."""
@@ -147,10 +142,7 @@ class QueryResult:
             return relation_reader(self._relation, batch_rows)
         sql = self._sql or self._relation.sql_query()
         cursor = connection().cursor()
-        try:
-            rel = cursor.sql(sql, params=self._params) if self._params is not None else cursor.sql(sql)
-        except duckdb.ParserException:
-            rel = self._relation  # DuckDB 1.x, parameterized: already materialized
+        rel = cursor.sql(sql, params=self._params) if self._params is not None else cursor.sql(sql)
         return relation_reader(rel, batch_rows)
 
     def pl(self) -> Any:
