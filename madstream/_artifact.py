@@ -17,13 +17,10 @@ from ._query import QueryResult, connection, run_query, stream_relation
 from ._scan import EMPTY_SQL, scan_sql
 from ._sinks import filetype_of
 from ._storage import Storage, current_storage
-from ._types import FILE_TYPES, Params
+from ._types import FILE_TYPES, STREAM_BATCH_ROWS, Params
 from ._write import Layout, RunWriter
 
-__all__ = ["DataArtifact", "STREAM_BATCH_ROWS"]
-
-#: Default rows per frame yielded by ``stream()``.
-STREAM_BATCH_ROWS = 65_536
+__all__ = ["DataArtifact"]
 
 
 class DataArtifact:

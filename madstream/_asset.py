@@ -13,12 +13,12 @@ from typing import Any
 
 import orjson
 
-from ._artifact import STREAM_BATCH_ROWS, DataArtifact
+from ._artifact import DataArtifact
 from ._errors import ArgumentError, DefinitionError
 from ._options import ReadCSVOptions, ReadJsonOptions
 from ._query import QueryResult
 from ._templates import render_name, render_path, sanitize_name
-from ._types import ARTIFACT_FILE_TYPES, FILE_TYPES, Params
+from ._types import ARTIFACT_FILE_TYPES, FILE_TYPES, STREAM_BATCH_ROWS, Params
 
 __all__ = ["DataAsset", "asset"]
 

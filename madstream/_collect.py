@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from ._artifact import DataArtifact
 from ._commit import Transaction
+from ._encode import duckdb_types
 from ._options import ReadCSVOptions, ReadJsonOptions
 from ._pipeline import pump
 from ._query import QueryResult, connection, run_query
@@ -50,7 +51,6 @@ class DataArtifactCollector:
         storage = current_storage()
         txn = Transaction(storage, uuid.uuid4().hex[:12])
         written: list[DataArtifact] = []
-        from ._encode import duckdb_types
 
         def write(batch: pa.RecordBatch) -> None:
             name = fragment_name(len(self.artifacts) + len(written) + 1, self.filetype)

@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from ._errors import QueryError
-from ._types import Params
+from ._types import STREAM_BATCH_ROWS, Params
 
 __all__ = ["QueryResult", "connection", "iter_reader", "relation_reader", "run_query", "stream_relation"]
 
@@ -132,7 +132,7 @@ class QueryResult:
         """The whole result as a ``pyarrow.Table``."""
         return _table(self._relation)
 
-    def to_arrow_reader(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
+    def to_arrow_reader(self, batch_rows: int = STREAM_BATCH_ROWS) -> pa.RecordBatchReader:
         """The result as a streaming ``pyarrow.RecordBatchReader``.
 
         The stream runs on a cursor of its own: DuckDB 2 allows one open streaming result per

@@ -15,12 +15,11 @@ import anyio.to_thread
 import duckdb
 
 from ._query import iter_reader, relation_reader
+from ._types import STREAM_BATCH_ROWS
 
 __all__ = ["iter_raw_batches", "yield_data_batches"]
 
 _DONE = object()
-#: Rows per Arrow batch when a relation, asset or artifact is streamed in.
-STREAM_ROWS = 65_536
 
 
 def _next(it: Iterator[Any]) -> Any:
@@ -59,7 +58,7 @@ async def iter_raw_batches(data: object) -> AsyncIterator[Any]:
             async for batch in item.stream_arrow():
                 yield batch
         elif isinstance(item, duckdb.DuckDBPyRelation):
-            reader = await anyio.to_thread.run_sync(relation_reader, item, STREAM_ROWS)
+            reader = await anyio.to_thread.run_sync(relation_reader, item, STREAM_BATCH_ROWS)
             async for batch in iter_reader(reader):
                 yield batch
         else:

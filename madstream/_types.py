@@ -7,5 +7,9 @@ from typing import Literal
 ARTIFACT_FILE_TYPES = Literal["parquet", "json", "csv"]
 FILE_TYPES: tuple[str, ...] = ("parquet", "json", "csv")
 
+#: Rows per Arrow batch wherever data is streamed: stream(), relations and artifacts fed to an
+#: asset, result parts read back for a merge.
+STREAM_BATCH_ROWS = 65_536
+
 #: Query parameters as DuckDB takes them: positional (``?``) or named (``$name``).
 Params = list[object] | tuple[object, ...] | dict[str, object] | None

@@ -21,6 +21,7 @@ from ._encode import duckdb_types
 from ._schema import SchemaTracker, conform
 from ._sinks import Sink, encode, filetype_of, open_sink, write_fragment
 from ._storage import Storage
+from ._types import STREAM_BATCH_ROWS
 
 __all__ = ["Layout", "RunWriter", "WriteStats", "fragment_name"]
 
@@ -173,7 +174,7 @@ class RunWriter:
         if filetype == "parquet":
             native = self.storage.native(path)
             source = native if native is not None else self.storage.open_sync(path, "rb")
-            yield from pq.ParquetFile(source).iter_batches(batch_size=65_536)
+            yield from pq.ParquetFile(source).iter_batches(batch_size=STREAM_BATCH_ROWS)
             return
         import duckdb
 
@@ -182,7 +183,7 @@ class RunWriter:
         con = duckdb.connect()
         try:
             sql = scan_sql(self.storage, [path], "csv", {}, duckdb_types(schema), con=con)
-            reader = con.sql(f"FROM {sql}").to_arrow_reader(65_536)
+            reader = con.sql(f"FROM {sql}").to_arrow_reader(STREAM_BATCH_ROWS)
             yield from reader
         finally:
             con.close()
