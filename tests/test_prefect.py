@@ -57,11 +57,30 @@ async def _events(name: str, key: str, count: int, timeout: float = 30.0) -> lis
             await asyncio.sleep(0.25)
 
 
-async def _task_runs_of_flow_run(flow_run_id: uuid.UUID) -> list[Any]:
+async def _settled_task_runs(names: list[str], timeout: float = 30.0, **filters: Any) -> list[Any]:
+    """Task runs matching ``filters`` once their names read ``names`` and their states are final.
+
+    Prefect creates a task run as ``{task}-{key}``, renames it to its
+    ``task_run_name`` when it starts, and the server applies renames and states
+    from the event stream: a read right after the flow can still see the past.
+    """
+    await asyncio.to_thread(EventsWorker.drain_all)
+    deadline = time.monotonic() + timeout
     async with get_client() as client:
-        return await client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        )
+        while True:
+            runs = await client.read_task_runs(**filters)
+            settled = all(t.state is not None and t.state.is_final() for t in runs)
+            if (settled and sorted(t.name for t in runs) == names) or time.monotonic() > deadline:
+                return runs
+            await asyncio.sleep(0.25)
+
+
+def _of_flow_run(flow_run_id: uuid.UUID) -> dict[str, Any]:
+    return {"flow_run_filter": FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))}
+
+
+def _named(name: str) -> dict[str, Any]:
+    return {"task_run_filter": TaskRunFilter(name=TaskRunFilterName(any_=[name]))}
 
 
 async def test_one_flow_run_with_a_task_run_per_configuration() -> None:
@@ -78,7 +97,7 @@ async def test_one_flow_run_with_a_task_run_per_configuration() -> None:
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["orders_au, orders_eu, orders_us"])), limit=5,
         )
     assert flow_run.state is not None and flow_run.state.is_completed()
-    task_runs = await _task_runs_of_flow_run(flow_run.id)
+    task_runs = await _settled_task_runs(["orders_au", "orders_eu", "orders_us"], **_of_flow_run(flow_run.id))
     assert sorted(t.name for t in task_runs) == ["orders_au", "orders_eu", "orders_us"]
     assert all(t.state is not None and t.state.is_completed() for t in task_runs)
 
@@ -125,8 +144,7 @@ async def test_a_cached_result_ends_as_cached_and_reports_nothing() -> None:
     await materialize(cached)
     await materialize(cached)
     assert calls == [1]
-    async with get_client() as client:
-        task_runs = await client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=["cached"])))
+    task_runs = await _settled_task_runs(["cached", "cached"], **_named("cached"))
     assert sorted(str(t.state_name) for t in task_runs) == ["Cached", "Completed"]
     events = await _events("prefect.asset.materialization.succeeded", asset_key(cached), 2, timeout=3)
     assert len(events) == 1
@@ -163,8 +181,7 @@ async def test_a_transient_storage_fault_is_retried(monkeypatch: pytest.MonkeyPa
     assert len(attempts) == 2
     assert artifact.rows == 2
     assert (await flaky.query("SELECT sum(a)")).fetchone() == (3,)
-    async with get_client() as client:
-        [run] = await client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=["flaky"])))
+    [run] = await _settled_task_runs(["flaky"], **_named("flaky"))
     assert run.run_count == 2 and run.state_name == "Completed"
 
 
@@ -205,7 +222,7 @@ async def test_inside_a_user_flow_the_task_runs_join_that_flow_run() -> None:
 
     flow_run_id, rows = await nightly()
     assert rows == [6, 6]
-    task_runs = await _task_runs_of_flow_run(flow_run_id)
+    task_runs = await _settled_task_runs(["orders_n1", "orders_n2"], **_of_flow_run(flow_run_id))
     assert sorted(t.name for t in task_runs) == ["orders_n1", "orders_n2"]
     async with get_client() as client:
         runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["orders_n1, orders_n2"])))
