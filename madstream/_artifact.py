@@ -79,7 +79,9 @@ class DataArtifact:
         txn = Transaction(storage, uuid.uuid4().hex[:12])
         writer = RunWriter(storage, txn, Layout(results=(self.path,)))
         try:
-            await pump(self.data, writer.write, asset=self._asset or self.path, path=self.path)
+            await pump(
+                self.data, writer.write, asset=self._asset or self.path, path=self.path, json_lines=writer.json_lines,
+            )
             stats = await anyio.to_thread.run_sync(writer.close)
             if stats.rows == 0:
                 txn.discard()

@@ -52,10 +52,10 @@ class DataArtifactCollector:
         txn = Transaction(storage, uuid.uuid4().hex[:12])
         written: list[DataArtifact] = []
 
-        def write(batch: pa.RecordBatch) -> None:
+        def write(batch: pa.RecordBatch, json: bytes | None = None) -> None:
             name = fragment_name(len(self.artifacts) + len(written) + 1, self.filetype)
             temp = txn.stage_in(self.dir, name)
-            write_fragment(storage, temp, batch, self.filetype, encode(batch, self.filetype))
+            write_fragment(storage, temp, batch, self.filetype, json or encode(batch, self.filetype))
             written.append(
                 DataArtifact(
                     posixpath.join(self.dir, name), None, self.read_json_options, self.read_csv_options,
@@ -64,7 +64,7 @@ class DataArtifactCollector:
             )
 
         try:
-            await pump(self.collector, write, asset=self.dir, path=self.dir)
+            await pump(self.collector, write, asset=self.dir, path=self.dir, json_lines=self.filetype == "json")
             await anyio.to_thread.run_sync(txn.commit)
         except BaseException:
             txn.discard()

@@ -1,7 +1,8 @@
 """Encoders: Arrow record batches → JSON-lines and CSV bytes, and Arrow → DuckDB type names.
 
 JSON lines keep values DuckDB reads back faithfully when given the column types recorded at
-write time: timestamps as ``YYYY-MM-DD HH:MM:SS.ffffff``, decimals as exact text, UUIDs as text.
+write time: timestamps in ISO 8601 (``YYYY-MM-DDTHH:MM:SS[.ffffff]``, one form per column and
+file), decimals as exact text, UUIDs as text.
 CSV cannot nest, so struct and list cells hold JSON text, which DuckDB casts back to the
 recorded STRUCT/LIST type on read.
 """

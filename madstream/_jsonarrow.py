@@ -34,8 +34,11 @@ def _join(*parts: pa.Array | pa.Scalar) -> pa.Array:
 
 def _escaped(arr: pa.Array) -> pa.Array:
     text = arr.cast(_S)
+    if pa.types.is_timestamp(arr.type):
+        # ISO 8601 with a `T`, as orjson writes the timestamps of dict rows (one format per file).
+        return pc.replace_substring(text, " ", "T", max_replacements=1)
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        return text  # dates, times, timestamps and decimals print nothing that needs escaping
+        return text  # dates, times and decimals print nothing that needs escaping
     if len(text) and pc.any(pc.match_substring_regex(text, _NEEDS_ESCAPE)).as_py():
         if pc.any(pc.match_substring_regex(text, _CONTROL)).as_py():
             raise Unsupported("control characters")

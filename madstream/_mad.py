@@ -10,14 +10,16 @@ error translation and remote buffering as the engine's own files.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 from fsspec.implementations.dirfs import DirFileSystem
 
 from ._storage import Storage, clean, current_storage
 
 __all__ = ["MadFileSystem", "ensure_mad_protocol", "register_mad_protocol"]
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 class MadFileSystem(DirFileSystem):
@@ -105,4 +107,8 @@ async def register_mad_protocol(connection: duckdb.DuckDBPyConnection | None = N
     >>> await register_mad_protocol()
     >>> duckdb.sql("SELECT count(*) FROM 'mad://orders/result.parquet'")
     """
-    ensure_mad_protocol(connection if connection is not None else duckdb.default_connection())
+    if connection is None:
+        import duckdb
+
+        connection = duckdb.default_connection()
+    ensure_mad_protocol(connection)

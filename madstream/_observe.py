@@ -94,12 +94,12 @@ def observers() -> tuple[RunObserver, ...]:
 
 
 def watch_writes(
-    write: Callable[[pa.RecordBatch], None], callbacks: list[BatchCallback]
-) -> Callable[[pa.RecordBatch], None]:
+    write: Callable[[pa.RecordBatch, bytes | None], None], callbacks: list[BatchCallback]
+) -> Callable[[pa.RecordBatch, bytes | None], None]:
     """``write`` that also reports each batch's rows and bytes to ``callbacks``."""
 
-    def watched(batch: pa.RecordBatch) -> None:
-        write(batch)
+    def watched(batch: pa.RecordBatch, json: bytes | None = None) -> None:
+        write(batch, json)
         rows, nbytes = batch.num_rows, batch.nbytes
         for callback in callbacks:
             callback(rows, nbytes)

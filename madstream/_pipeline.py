@@ -15,7 +15,7 @@ import anyio.to_thread
 import pyarrow as pa
 
 from ._errors import ExtractError, MadstreamError
-from ._normalize import to_batches
+from ._normalize import Page, normalize
 from ._source import iter_raw_batches
 
 __all__ = ["pump", "unwrap_group"]
@@ -34,13 +34,18 @@ def unwrap_group(exc: BaseException) -> BaseException:
 
 async def pump(
     data: object,
-    write: Callable[[pa.RecordBatch], None],
+    write: Callable[[pa.RecordBatch, bytes | None], None],
     *,
     asset: str,
     path: str | None = None,
+    json_lines: bool = False,
 ) -> int:
-    """Stream every batch of ``data`` into ``write``; returns the number of source batches."""
-    send, receive = anyio.create_memory_object_stream[pa.RecordBatch](CHANNEL_BATCHES)
+    """Stream every batch of ``data`` into ``write``; returns the number of source batches.
+
+    ``write`` gets each record batch and, with ``json_lines``, the same rows as JSON lines when
+    normalizing produced them (see :func:`normalize`), else ``None``.
+    """
+    send, receive = anyio.create_memory_object_stream[Page](CHANNEL_BATCHES)
     count = 0
 
     async def produce() -> None:
@@ -64,19 +69,19 @@ async def pump(
                     ) from exc
                 count += 1
                 if isinstance(raw, pa.RecordBatch):
-                    batches = [raw] if raw.num_rows else []
+                    pages = [Page(raw)] if raw.num_rows else []
                 else:
                     try:
-                        batches = await anyio.to_thread.run_sync(_normalize, raw, asset, count)
+                        pages = await anyio.to_thread.run_sync(_normalize, raw, asset, count, json_lines)
                     except MadstreamError as exc:
                         raise exc.at(path=path) from exc.__cause__
-                for batch in batches:
-                    await send.send(batch)
+                for page in pages:
+                    await send.send(page)
 
     async def consume() -> None:
         async with receive:
-            async for batch in receive:
-                await anyio.to_thread.run_sync(write, batch)
+            async for page in receive:
+                await anyio.to_thread.run_sync(write, page.batch, page.json)
 
     try:
         async with anyio.create_task_group() as tg:
@@ -87,5 +92,5 @@ async def pump(
     return count
 
 
-def _normalize(raw: object, asset: str, batch: int) -> list[pa.RecordBatch]:
-    return to_batches(raw, asset=asset, batch=batch)
+def _normalize(raw: object, asset: str, batch: int, json_lines: bool) -> list[Page]:
+    return normalize(raw, asset=asset, batch=batch, json_lines=json_lines)

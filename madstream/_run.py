@@ -122,7 +122,7 @@ async def materialize(asset: DataAsset) -> DataArtifact:
     write = watch_writes(writer.write, callbacks) if callbacks else writer.write
     try:
         data = await _call(asset, spec)
-        await pump(data, write, asset=spec.name, path=spec.path)
+        await pump(data, write, asset=spec.name, path=spec.path, json_lines=writer.json_lines)
         stats = await anyio.to_thread.run_sync(writer.close)
         if not asset.snapshot_artifacts:
             # The previous run's fragments are replaced: drop any this run did not rewrite.

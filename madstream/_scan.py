@@ -9,15 +9,16 @@ written, so timestamps, decimals, UUIDs and nested values come back as they went
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from ._mad import ensure_mad_protocol
 from ._options import sql_arguments, sql_literal
 from ._storage import Storage, clean
 
 __all__ = ["EMPTY_SQL", "scan_sql"]
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: A relation with no rows, standing in for an asset that produced nothing.
 EMPTY_SQL = "(SELECT NULL AS _empty WHERE false)"

@@ -8,11 +8,11 @@ batches are expanded into Arrow record batches as they stream.
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio.to_thread
-import duckdb
 
 from ._query import iter_reader, relation_reader
 from ._types import STREAM_BATCH_ROWS
@@ -57,9 +57,15 @@ async def iter_raw_batches(data: object) -> AsyncIterator[Any]:
         if isinstance(item, DataArtifact):
             async for batch in item.stream_arrow():
                 yield batch
-        elif isinstance(item, duckdb.DuckDBPyRelation):
+        elif _is_relation(item):
             reader = await anyio.to_thread.run_sync(relation_reader, item, STREAM_BATCH_ROWS)
             async for batch in iter_reader(reader):
                 yield batch
         else:
             yield item
+
+
+def _is_relation(item: object) -> bool:
+    # Without duckdb imported no relation exists; checking this way keeps it out of plain runs.
+    duckdb = sys.modules.get("duckdb")
+    return duckdb is not None and isinstance(item, duckdb.DuckDBPyRelation)

@@ -79,27 +79,39 @@ class RunWriter:
         self._extras_cache: dict[int, list[pa.Array]] = {}
 
     # -- per batch -----------------------------------------------------------------------------
-    def write(self, batch: pa.RecordBatch) -> None:
-        batch, changed = self.tracker.observe(batch)
+    def write(self, batch: pa.RecordBatch, json: bytes | None = None) -> None:
+        """Append ``batch``; ``json`` is the same rows as JSON lines, if the caller has them."""
+        observed, changed = self.tracker.observe(batch)
+        if observed is not batch:  # conformed to a wider schema: encode what is written
+            batch, json = observed, None
         self.stats.batches += 1
         self.stats.rows += batch.num_rows
-        frag_bytes = None
+        # Each text encoding is made once and shared by the fragment and the results of its type.
+        encoded: dict[str, bytes | None] = {"json": json} if json is not None else {}
         if self.layout.fragment_dir is not None:
-            frag_bytes = encode(batch, self.layout.fragment_type)
-            name = fragment_name(self.stats.batches, self.layout.fragment_type)
+            kind = self.layout.fragment_type
+            if kind not in encoded:
+                encoded[kind] = encode(batch, kind)
+            name = fragment_name(self.stats.batches, kind)
             temp = self.txn.stage_in(self.layout.fragment_dir, name)
-            self.stats.bytes += write_fragment(self.storage, temp, batch, self.layout.fragment_type, frag_bytes)
+            self.stats.bytes += write_fragment(self.storage, temp, batch, kind, encoded[kind])
             self.stats.fragments.append(posixpath.join(self.layout.fragment_dir, name))
         out = self._with_extras(batch)
         for result in self._results:
             if result.sink is None or (changed and result.filetype != "json"):
                 self._roll(result, out.schema)
             assert result.sink is not None
-            # Encode once: a JSON or CSV result of the fragments' type holds the very same lines
-            # (a CSV sink drops the repeated header itself).
-            same = result.filetype == self.layout.fragment_type and not self.layout.extras
-            reuse = frag_bytes if same else None
-            result.sink.write(out, reuse)
+            # A JSON or CSV result holds the very same lines as the encoding made for the
+            # fragment (a CSV sink drops the repeated header itself), unless extras were added.
+            result.sink.write(out, None if self.layout.extras else encoded.get(result.filetype))
+
+    @property
+    def json_lines(self) -> bool:
+        """Whether this writer uses JSON lines (then :func:`pump` should offer them)."""
+        kinds = [r.filetype for r in self._results]
+        if self.layout.fragment_dir is not None:
+            kinds.append(self.layout.fragment_type)
+        return "json" in kinds
 
     def _with_extras(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         extras = [(k, v) for k, v in self.layout.extras if k not in batch.schema.names]

@@ -151,7 +151,10 @@ def test_ls_on_empty_storage(project: Path, storage_root: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["materialize", "shop:orders"], "madstream: error: asset `orders` needs --arg day=... (its parameters: day: datetime.date, pages: int = 2)"),
+        (
+            ["materialize", "shop:orders"],
+            "madstream: error: asset `orders` needs --arg day=... (its parameters: day: datetime.date, pages: int = 2)",
+        ),
         (["materialize", "shop:orders", "--arg", "day=soon"], "madstream: error: --arg day='soon': expected date"),
         (["materialize", "shop:orders", "--arg", "week=3"], "madstream: error: asset `orders` has no parameter `week`"),
         (["materialize", "shop:nothing"], "madstream: error: `shop` has no attribute `nothing`"),

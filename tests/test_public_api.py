@@ -29,7 +29,7 @@ def test_seed_names_importable_from_data_assets() -> None:
         assert getattr(data_assets, name) is getattr(madstream, name)
 
 
-def test_import_and_local_materialize_do_not_import_prefect_or_pandas(tmp_path) -> None:
+def test_import_and_local_materialize_do_not_import_prefect_pandas_or_duckdb(tmp_path) -> None:
     script = f"""
 import asyncio, os, sys
 os.environ["FILESYSTEM_URL"] = "file://{tmp_path}/store"
@@ -43,6 +43,7 @@ async def b():
 
 async def main():
     await b()
+    assert "duckdb" not in sys.modules and "polars" not in sys.modules, "materialize"
     print((await b.query("SELECT sum(x)")).fetchone()[0])
 asyncio.run(main())
 print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))
