@@ -18,7 +18,7 @@ from ._query import QueryResult, connection, run_query
 from ._scan import EMPTY_SQL, scan_sql
 from ._sinks import encode, write_fragment
 from ._storage import current_storage
-from ._types import ARTIFACT_FILE_TYPES, Params
+from ._types import ARTIFACT_FILE_TYPES, Encoded, Params
 from ._write import fragment_name
 
 __all__ = ["DataArtifactCollector", "DataArtifactQuery"]
@@ -52,7 +52,7 @@ class DataArtifactCollector:
         txn = Transaction(storage, uuid.uuid4().hex[:12])
         written: list[DataArtifact] = []
 
-        def write(batch: pa.RecordBatch, json: bytes | None = None) -> None:
+        def write(batch: pa.RecordBatch, json: Encoded | None = None) -> None:
             name = fragment_name(len(self.artifacts) + len(written) + 1, self.filetype)
             temp = txn.stage_in(self.dir, name)
             write_fragment(storage, temp, batch, self.filetype, json or encode(batch, self.filetype))

@@ -18,6 +18,7 @@ import orjson
 import pyarrow as pa
 
 from ._errors import BatchError
+from ._types import Encoded
 
 __all__ = ["Page", "normalize", "to_batches", "rows_to_batch"]
 
@@ -34,7 +35,7 @@ class Page(NamedTuple):
     batch: pa.RecordBatch
     #: The same rows as JSON lines, encoded from the source values; ``None`` when not asked for
     #: or when the source values cannot be encoded faithfully (the writer encodes the batch).
-    json: bytes | None = None
+    json: Encoded | None = None
 
 
 def normalize(obj: object, *, asset: str, batch: int, json_lines: bool = False) -> list[Page]:
@@ -71,17 +72,18 @@ def _one_time_format(arr: pa.Array) -> bool:
     return True
 
 
-def _json_lines(rows: Sequence[dict[str, Any]]) -> bytes | None:
+def _json_lines(rows: Sequence[dict[str, Any]]) -> Encoded | None:
     # One dumps of the whole list makes one buffer instead of a small object per row (those
     # fragment the heap between the pages' long-lived dicts). Rows are objects, so every
     # boundary between them reads `},{`; when no value holds that sequence too, the boundaries
-    # are exactly its occurrences and become newlines.
+    # are exactly its occurrences and become newlines. A trailing `{}` gives the last row its
+    # newline, and a view drops `[` and `{}]` without copying the buffer again.
     try:
-        whole = orjson.dumps(rows)
+        whole = orjson.dumps([*rows, {}])
     except TypeError:  # a value orjson has no form for (bytes, Decimal, ...): encode from Arrow
         return None
-    if whole.count(b"},{") == len(rows) - 1:
-        return whole[1:-1].replace(b"},{", b"}\n{") + b"\n"
+    if whole.count(b"},{") == len(rows):
+        return memoryview(whole.replace(b"},{", b"}\n{"))[1:-3]
     return b"".join([orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows])
 
 

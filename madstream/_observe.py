@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from ._catalog import DataAssetRun
+    from ._types import Encoded
 
 __all__ = ["RunCollector", "RunObserver", "human_bytes", "observe", "observers", "progress_enabled", "summary", "watch_writes"]
 
@@ -94,11 +95,11 @@ def observers() -> tuple[RunObserver, ...]:
 
 
 def watch_writes(
-    write: Callable[[pa.RecordBatch, bytes | None], None], callbacks: list[BatchCallback]
-) -> Callable[[pa.RecordBatch, bytes | None], None]:
+    write: Callable[[pa.RecordBatch, Encoded | None], None], callbacks: list[BatchCallback]
+) -> Callable[[pa.RecordBatch, Encoded | None], None]:
     """``write`` that also reports each batch's rows and bytes to ``callbacks``."""
 
-    def watched(batch: pa.RecordBatch, json: bytes | None = None) -> None:
+    def watched(batch: pa.RecordBatch, json: Encoded | None = None) -> None:
         write(batch, json)
         rows, nbytes = batch.num_rows, batch.nbytes
         for callback in callbacks:

@@ -14,9 +14,11 @@ import anyio
 import anyio.to_thread
 import pyarrow as pa
 
+from ._allocator import prefer_system_pool
 from ._errors import ExtractError, MadstreamError
 from ._normalize import Page, normalize
 from ._source import iter_raw_batches
+from ._types import Encoded
 
 __all__ = ["pump", "unwrap_group"]
 
@@ -34,7 +36,7 @@ def unwrap_group(exc: BaseException) -> BaseException:
 
 async def pump(
     data: object,
-    write: Callable[[pa.RecordBatch, bytes | None], None],
+    write: Callable[[pa.RecordBatch, Encoded | None], None],
     *,
     asset: str,
     path: str | None = None,
@@ -45,6 +47,7 @@ async def pump(
     ``write`` gets each record batch and, with ``json_lines``, the same rows as JSON lines when
     normalizing produced them (see :func:`normalize`), else ``None``.
     """
+    prefer_system_pool()
     send, receive = anyio.create_memory_object_stream[Page](CHANNEL_BATCHES)
     count = 0
 

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from ._encode import csv_bytes, json_bytes
 from ._storage import Storage
+from ._types import Encoded
 
 __all__ = ["Sink", "open_sink", "write_fragment", "filetype_of"]
 
@@ -40,7 +41,7 @@ class Sink(Protocol):
     path: str
     rows: int
 
-    def write(self, batch: pa.RecordBatch, encoded: bytes | None = None) -> None:
+    def write(self, batch: pa.RecordBatch, encoded: Encoded | None = None) -> None:
         """Append ``batch``; ``encoded``, if given, is ``encode(batch, filetype)`` to reuse."""
 
     def close(self) -> int: ...
@@ -82,7 +83,7 @@ class ParquetSink:
         self._buffered_rows = 0
         self._buffered_bytes = 0
 
-    def write(self, batch: pa.RecordBatch, encoded: bytes | None = None) -> None:
+    def write(self, batch: pa.RecordBatch, encoded: Encoded | None = None) -> None:
         self._buffer.append(batch)
         self._buffered_rows += batch.num_rows
         self._buffered_bytes += batch.nbytes
@@ -114,9 +115,9 @@ class TextSink:
         self._file = _open_binary(storage, path)
         self._size = 0
 
-    def write(self, batch: pa.RecordBatch, encoded: bytes | None = None) -> None:
+    def write(self, batch: pa.RecordBatch, encoded: Encoded | None = None) -> None:
         """Append ``batch``; ``encoded`` is its whole-file encoding when the caller has one."""
-        data: bytes | memoryview | None = encoded
+        data: Encoded | None = encoded
         if encoded is not None and self._csv and self.rows:
             data = _body(encoded, batch.schema.names)
         if data is None:
@@ -130,9 +131,11 @@ class TextSink:
         return self._size
 
 
-def _body(csv: bytes, names: list[str]) -> memoryview | None:
+def _body(csv: Encoded, names: list[str]) -> memoryview | None:
     """A whole CSV file's bytes without its header line (``None`` if the header spans lines)."""
     if not names or any("\n" in n or "\r" in n for n in names):
+        return None
+    if not isinstance(csv, bytes):  # CSV encodings are bytes; anything else is re-encoded
         return None
     return memoryview(csv)[csv.index(b"\n") + 1:]
 
@@ -153,7 +156,7 @@ def encode(batch: pa.RecordBatch, filetype: str) -> bytes | None:
     return None
 
 
-def write_fragment(storage: Storage, path: str, batch: pa.RecordBatch, filetype: str, encoded: bytes | None) -> int:
+def write_fragment(storage: Storage, path: str, batch: pa.RecordBatch, filetype: str, encoded: Encoded | None) -> int:
     """Write ``batch`` as one whole file; returns its size in bytes."""
     if filetype == "parquet":
         native = storage.native(path)

@@ -11,5 +11,8 @@ FILE_TYPES: tuple[str, ...] = ("parquet", "json", "csv")
 #: asset, result parts read back for a merge.
 STREAM_BATCH_ROWS = 65_536
 
+#: A text file's encoded bytes; a view spares copying a large buffer to trim it.
+Encoded = bytes | memoryview
+
 #: Query parameters as DuckDB takes them: positional (``?``) or named (``$name``).
 Params = list[object] | tuple[object, ...] | dict[str, object] | None

@@ -21,7 +21,7 @@ from ._encode import duckdb_types
 from ._schema import SchemaTracker, conform
 from ._sinks import Sink, encode, filetype_of, open_sink, write_fragment
 from ._storage import Storage
-from ._types import STREAM_BATCH_ROWS
+from ._types import STREAM_BATCH_ROWS, Encoded
 
 __all__ = ["Layout", "RunWriter", "WriteStats", "fragment_name"]
 
@@ -79,7 +79,7 @@ class RunWriter:
         self._extras_cache: dict[int, list[pa.Array]] = {}
 
     # -- per batch -----------------------------------------------------------------------------
-    def write(self, batch: pa.RecordBatch, json: bytes | None = None) -> None:
+    def write(self, batch: pa.RecordBatch, json: Encoded | None = None) -> None:
         """Append ``batch``; ``json`` is the same rows as JSON lines, if the caller has them."""
         observed, changed = self.tracker.observe(batch)
         if observed is not batch:  # conformed to a wider schema: encode what is written
@@ -87,7 +87,7 @@ class RunWriter:
         self.stats.batches += 1
         self.stats.rows += batch.num_rows
         # Each text encoding is made once and shared by the fragment and the results of its type.
-        encoded: dict[str, bytes | None] = {"json": json} if json is not None else {}
+        encoded: dict[str, Encoded | None] = {"json": json} if json is not None else {}
         if self.layout.fragment_dir is not None:
             kind = self.layout.fragment_type
             if kind not in encoded:
