@@ -1,9 +1,11 @@
 """Channel: source → normalize → bounded channel → writer, with backpressure.
 
 The producer pulls batches from the source (sync generators in a worker thread), normalizes
-each in a worker thread, and sends record batches into a bounded memory stream; the consumer
-hands each to a blocking writer in another worker thread. Extraction, normalization and writing
-overlap, and a fast producer waits when the channel is full, so memory stays flat.
+each in the run's normalize thread, and sends record batches into a bounded memory stream; the
+consumer hands each to a blocking writer in the run's write thread. Extraction, normalization
+and writing overlap, and a fast producer waits when the channel is full, so memory stays flat.
+
+Normalizing and writing each keep one thread for the whole run (:class:`StageThread`).
 """
 
 from __future__ import annotations
@@ -11,20 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import anyio
-import anyio.to_thread
 import pyarrow as pa
 
-from ._allocator import prefer_system_pool
 from ._errors import ExtractError, MadstreamError
 from ._normalize import Page, normalize
 from ._source import iter_raw_batches
+from ._stage import StageThread
 from ._types import Encoded
 
 __all__ = ["pump", "unwrap_group"]
 
 #: Record batches in flight between normalize and write.
 CHANNEL_BATCHES = 4
-
 
 def unwrap_group(exc: BaseException) -> BaseException:
     """The first real error inside (possibly nested) exception groups."""
@@ -47,8 +47,8 @@ async def pump(
     ``write`` gets each record batch and, with ``json_lines``, the same rows as JSON lines when
     normalizing produced them (see :func:`normalize`), else ``None``.
     """
-    prefer_system_pool()
     send, receive = anyio.create_memory_object_stream[Page](CHANNEL_BATCHES)
+    normalizer, writer = StageThread("normalize"), StageThread("write")
     count = 0
 
     async def produce() -> None:
@@ -75,7 +75,7 @@ async def pump(
                     pages = [Page(raw)] if raw.num_rows else []
                 else:
                     try:
-                        pages = await anyio.to_thread.run_sync(_normalize, raw, asset, count, json_lines)
+                        pages = await normalizer.run(_normalize, raw, asset, count, json_lines)
                     except MadstreamError as exc:
                         raise exc.at(path=path) from exc.__cause__
                 for page in pages:
@@ -84,7 +84,7 @@ async def pump(
     async def consume() -> None:
         async with receive:
             async for page in receive:
-                await anyio.to_thread.run_sync(write, page.batch, page.json)
+                await writer.run(write, page.batch, page.json)
 
     try:
         async with anyio.create_task_group() as tg:
@@ -92,6 +92,9 @@ async def pump(
             tg.start_soon(consume)
     except BaseExceptionGroup as group:
         raise unwrap_group(group) from None
+    finally:
+        normalizer.close()
+        writer.close()
     return count
 
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-
-import pytest
 
 import madstream
 import madstream.data_assets as data_assets
@@ -64,26 +61,3 @@ def test_fsspec_filesystem_is_a_prefect_block() -> None:
     assert issubclass(cls, WritableFileSystem) and issubclass(cls, WritableDeploymentStorage)
     assert data_assets.FsspecFileSystem is cls
 
-
-@pytest.mark.parametrize(("chosen", "expected"), [(None, "system"), ("mimalloc", "mimalloc")])
-def test_a_run_uses_the_system_allocator_unless_the_user_chose_a_pool(tmp_path, chosen, expected) -> None:
-    script = f"""
-import asyncio, os
-os.environ["FILESYSTEM_URL"] = "file://{tmp_path}/store"
-import pyarrow as pa
-from madstream import asset
-before = pa.default_memory_pool().backend_name
-
-@asset("a/b.parquet", name="b")
-async def b():
-    yield [{{"x": 1}}]
-
-asyncio.run(b())
-print(before, pa.default_memory_pool().backend_name)
-"""
-    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
-    if chosen:
-        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
-    # Importing changes nothing; the first run switches (only where the user has not chosen).
-    assert out.stdout.split() == [chosen or "mimalloc", expected]

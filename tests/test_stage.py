@@ -1,0 +1,53 @@
+"""Stage threads: one thread per stage, calls in order, context carried along."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import pytest
+
+from madstream._stage import StageThread, _completion
+
+pytestmark = pytest.mark.anyio
+
+_who: contextvars.ContextVar[str] = contextvars.ContextVar("who", default="nobody")
+
+
+async def test_a_stage_runs_every_call_in_one_thread_in_order_with_the_callers_context() -> None:
+    stage = StageThread("test")
+    seen: list[tuple[int, int, str]] = []
+    _who.set("caller")
+    try:
+        for i in range(5):
+            got = await stage.run(lambda i=i: seen.append((i, threading.get_ident(), _who.get())) or i * 2)
+            assert got == i * 2
+    finally:
+        stage.close()
+    assert [s[0] for s in seen] == [0, 1, 2, 3, 4]
+    assert len({s[1] for s in seen}) == 1 and seen[0][1] != threading.get_ident()
+    assert {s[2] for s in seen} == {"caller"}
+
+
+async def test_a_stage_error_reaches_the_caller() -> None:
+    stage = StageThread("test")
+    try:
+        with pytest.raises(ZeroDivisionError):
+            await stage.run(lambda: 1 / 0)
+        assert await stage.run(lambda: "still serving") == "still serving"
+    finally:
+        stage.close()
+
+
+async def test_completion_waits_for_pending_and_finished_futures() -> None:
+    # The generic (non-asyncio) wait: a future finished before the wait wakes it in the loop's
+    # own thread; one finished later wakes it from the worker thread.
+    finished: Future[int] = Future()
+    finished.set_result(1)
+    await _completion(finished)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(lambda: time.sleep(0.05) or 2)
+        await _completion(pending)
+        assert pending.done() and pending.result() == 2
