@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import posixpath
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,6 +21,8 @@ from ._storage import Storage
 from ._types import Encoded
 
 __all__ = ["Sink", "open_sink", "write_fragment", "filetype_of"]
+
+T = TypeVar("T")
 
 #: Rows buffered into one parquet row group ...
 ROW_GROUP_ROWS = 65_536
@@ -47,11 +50,22 @@ class Sink(Protocol):
     def close(self) -> int: ...
 
 
+def _local(native: str, opener: Callable[[str], T]) -> T:
+    """``opener(native)``, making the parent folders first if they are missing.
+
+    Trying first spares a run its hundreds of folder checks (one per fragment).
+    """
+    try:
+        return opener(native)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(native), exist_ok=True)
+        return opener(native)
+
+
 def _open_binary(storage: Storage, path: str) -> Any:
     native = storage.native(path)
     if native is not None:
-        storage.makedirs_sync(posixpath.dirname(path))
-        return open(native, "wb", buffering=1 << 20)
+        return _local(native, lambda p: open(p, "wb", buffering=1 << 20))
     return storage.open_sync(path, "wb")
 
 
@@ -65,8 +79,7 @@ def _open_arrow(storage: Storage, path: str) -> pa.NativeFile:
     """
     native = storage.native(path)
     if native is not None:
-        storage.makedirs_sync(posixpath.dirname(path))
-        return pa.OSFile(native, "wb")
+        return _local(native, lambda p: pa.OSFile(p, "wb"))
     return pa.BufferedOutputStream(pa.PythonFile(storage.open_sync(path, "wb"), mode="w"), _REMOTE_BUFFER)
 
 
@@ -162,9 +175,10 @@ def write_fragment(storage: Storage, path: str, batch: pa.RecordBatch, filetype:
         native = storage.native(path)
         table = pa.Table.from_batches([batch])
         if native is not None:
-            storage.makedirs_sync(posixpath.dirname(path))
-            pq.write_table(table, native)
-            return os.path.getsize(native)
+            # A native stream: pyarrow then resolves no filesystem and writes off the GIL.
+            with _local(native, lambda p: pa.OSFile(p, "wb")) as out:
+                pq.write_table(table, out)
+                return int(out.tell())
         with storage.open_sync(path, "wb") as fh:
             pq.write_table(table, fh)
             return int(fh.tell())
