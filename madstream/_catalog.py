@@ -4,11 +4,17 @@ Layout under ``ASSET_METADATA_LOCATION`` (default ``_asset_metadata``)::
 
     asset_name=<name>/asset_id=<id>/asset_run_id=<run id>/metadata.json   one per run (seed format)
     asset_name=<name>/asset_id=<id>/manifest.json                         the last good run
+    result_owners/<sha1 of result path>.json                              the run that wrote a result
+
+Configurations of an asset whose path leaves out an argument share one result file. A result's
+owner record names the run that last published it, so a cached manifest is trusted only while
+the file is still its own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import posixpath
 from typing import Any
@@ -17,9 +23,12 @@ import anyio.to_thread
 import orjson
 from pydantic import BaseModel, Field
 
-from ._storage import Storage, current_storage
+from ._storage import Storage, clean, current_storage
 
-__all__ = ["DataAssetRun", "Manifest", "metadata_root", "read_manifest", "write_manifest"]
+__all__ = [
+    "DataAssetRun", "Manifest", "claim_results", "metadata_root", "owns_results", "read_manifest",
+    "verify_claims", "write_manifest",
+]
 
 
 def metadata_root() -> str:
@@ -101,6 +110,52 @@ def read_manifest(storage: Storage, name: str, asset_id: str) -> Manifest | None
         return Manifest.model_validate(orjson.loads(raw))
     except Exception:
         return None
+
+
+def _owner_path(result: str) -> str:
+    digest = hashlib.sha1(clean(result).encode(), usedforsecurity=False).hexdigest()
+    return posixpath.join(metadata_root(), "result_owners", f"{digest}.json")
+
+
+def _write_owner(storage: Storage, result: str, run_id: str) -> None:
+    path = _owner_path(result)
+    temp = f"{path}.{run_id}.tmp"
+    storage.write_bytes_sync(temp, orjson.dumps({"path": clean(result), "run_id": run_id}))
+    storage.move_sync(temp, path)
+
+
+def _owner(storage: Storage, result: str) -> str | None:
+    try:
+        return str(orjson.loads(storage.read_bytes_sync(_owner_path(result)))["run_id"])
+    except Exception:
+        return None
+
+
+#: The owner of a result two runs published at once: no configuration may trust it as cached.
+CONTESTED = "contested"
+
+
+def claim_results(storage: Storage, results: list[str], run_id: str) -> None:
+    """Name ``run_id`` as the owner of ``results``; call it before publishing them.
+
+    Claiming first means a run that fails while publishing leaves a claim no manifest matches:
+    every configuration writing those paths then runs again rather than trust a file that may
+    not be its own.
+    """
+    for result in results:
+        _write_owner(storage, result, run_id)
+
+
+def verify_claims(storage: Storage, results: list[str], run_id: str) -> None:
+    """After publishing: a result claimed by another run meanwhile was raced for; mark it contested."""
+    for result in results:
+        if _owner(storage, result) != run_id:
+            _write_owner(storage, result, CONTESTED)
+
+
+def owns_results(storage: Storage, manifest: Manifest) -> bool:
+    """Whether every result of ``manifest`` is still the one its run published."""
+    return all(_owner(storage, result) == manifest.run_id for result in manifest.results)
 
 
 def write_manifest(storage: Storage, manifest: Manifest) -> None:

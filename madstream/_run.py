@@ -21,7 +21,15 @@ import anyio.to_thread
 
 from ._artifact import DataArtifact
 from ._asset import DataAsset, Spec
-from ._catalog import DataAssetRun, Manifest, read_manifest, write_manifest
+from ._catalog import (
+    DataAssetRun,
+    Manifest,
+    claim_results,
+    owns_results,
+    read_manifest,
+    verify_claims,
+    write_manifest,
+)
 from ._commit import Transaction
 from ._errors import ExtractError, MadstreamError
 from ._observe import RunObserver, observers, watch_writes
@@ -56,11 +64,14 @@ def _fresh(asset: DataAsset, spec: Spec, storage: Storage) -> Manifest | None:
     manifest = read_manifest(storage, spec.name, spec.asset_id)
     if manifest is None or _now() - manifest.materialized > asset.cache_expiration:
         return None
+    # Another configuration sharing the path may have overwritten the file since (the owner
+    # record says), or someone outside madstream may have changed or removed it (the size says).
+    if not owns_results(storage, manifest):
+        return None
     try:
         sizes = [storage.size_sync(p) for p in manifest.results]
     except Exception:  # a result is gone
         return None
-    # Another configuration sharing the path may have overwritten the file since.
     return manifest if sizes == manifest.result_sizes else None
 
 
@@ -127,7 +138,7 @@ async def materialize(asset: DataAsset) -> DataArtifact:
         if not asset.snapshot_artifacts:
             # The previous run's fragments are replaced: drop any this run did not rewrite.
             txn.stale = await anyio.to_thread.run_sync(storage.glob_sync, posixpath.join(fragment_dir, "fragment=*"))
-        await anyio.to_thread.run_sync(txn.commit)
+        await anyio.to_thread.run_sync(_publish, storage, txn, list(spec.results), run.id)
         sizes = [await anyio.to_thread.run_sync(storage.size_sync, p) for p in spec.results]
     except BaseException as exc:
         writer.abort()
@@ -162,9 +173,19 @@ async def materialize(asset: DataAsset) -> DataArtifact:
     await anyio.to_thread.run_sync(record)
     _notify(watchers, run)
     with _done_lock:
+        # A configuration that shares a result path no longer has its result there.
+        for key, other in list(_done.items()):
+            if key[0] == storage.basepath and set(other.results) & set(manifest.results):
+                del _done[key]
         _done[(storage.basepath, spec.asset_id)] = manifest
     log.info("asset %s: %d rows in %d batches, %d ms", spec.name, stats.rows, stats.batches, run.duration_miliseconds)
     return _artifact(asset, manifest)
+
+
+def _publish(storage: Storage, txn: Transaction, results: list[str], run_id: str) -> None:
+    claim_results(storage, results, run_id)
+    txn.commit()
+    verify_claims(storage, results, run_id)
 
 
 def _notify(watchers: tuple[RunObserver, ...], run: DataAssetRun) -> None:

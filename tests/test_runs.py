@@ -80,6 +80,41 @@ async def test_expired_cache_runs_again() -> None:
     assert len(calls) == 2
 
 
+async def test_a_cached_result_overwritten_by_another_configuration_is_not_served() -> None:
+    # The path leaves out `region`: both configurations write the same file, with the same size.
+    calls: list[str] = []
+
+    @asset("shared/latest.parquet", name="shared", cache_expiration=dt.timedelta(hours=1))
+    async def shared(region: str):
+        calls.append(region)
+        yield [{"region": region}]
+
+    eu, us = shared.with_arguments("eu"), shared.with_arguments("us")
+    await eu()
+    await us()  # overwrites shared/latest.parquet
+    assert (await eu.query("SELECT region")).fetchall() == [("eu",)]  # runs again: the file is us's
+    await eu()  # ... and now eu's result is back in place, so this one is cached
+    assert calls == ["eu", "us", "eu"]
+    assert (await us.query("SELECT region")).fetchall() == [("us",)]
+    assert calls == ["eu", "us", "eu", "us"]
+
+
+def test_a_result_two_runs_raced_for_is_trusted_by_neither() -> None:
+    from madstream._catalog import Manifest, claim_results, owns_results, verify_claims
+    from madstream._storage import current_storage
+
+    storage = current_storage()
+    now = dt.datetime.now(dt.UTC)
+    a, b = (Manifest(asset_id=i, asset_name="x", run_id=i, materialized=now, results=["race/out.parquet"]) for i in "ab")
+    claim_results(storage, a.results, "a")
+    claim_results(storage, b.results, "b")  # b claims while a is publishing
+    verify_claims(storage, a.results, "a")  # a finds b's claim: nobody can tell whose file is there
+    assert not owns_results(storage, a) and not owns_results(storage, b)
+    claim_results(storage, b.results, "b")
+    verify_claims(storage, b.results, "b")  # a run on its own keeps its claim
+    assert owns_results(storage, b)
+
+
 async def test_cache_is_shared_across_processes(storage_root: Path, tmp_path: Path) -> None:
     module = tmp_path / "cached_job.py"
     module.write_text(textwrap.dedent("""
