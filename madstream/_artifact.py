@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -76,7 +75,7 @@ class DataArtifact:
     async def persist(self) -> bool:
         """Write ``data`` to ``path`` (published only when complete); ``False`` if it had no rows."""
         storage = self._storage
-        txn = Transaction(storage, uuid.uuid4().hex[:12])
+        txn = Transaction(storage)
         writer = RunWriter(storage, txn, Layout(results=(self.path,)))
         try:
             await pump(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-import uuid
 from collections.abc import Sequence
 
 import anyio.to_thread
@@ -49,7 +48,7 @@ class DataArtifactCollector:
     async def collect(self) -> list[DataArtifact]:
         """Persist every batch; returns the artifacts (also appended to ``self.artifacts``)."""
         storage = current_storage()
-        txn = Transaction(storage, uuid.uuid4().hex[:12])
+        txn = Transaction(storage)
         written: list[DataArtifact] = []
 
         def write(batch: pa.RecordBatch, json: Encoded | None = None) -> None:

@@ -3,19 +3,37 @@
 A :class:`Transaction` hands out staging paths next to their final place (hidden names, so
 globs and readers never pick them up), publishes them in order on :meth:`commit`, and deletes
 them all on :meth:`discard`. On local disk each publish is an atomic ``os.replace``.
+
+A transaction's id starts with its creation time (8 hex digits of Unix seconds). A run that was
+killed, or whose storage was unreachable when it tried to clean up, leaves hidden files behind;
+the next commit in the same folders deletes those older than :data:`STALE_AFTER`, which no run
+still writing can be (a run that long would be writing them itself).
 """
 
 from __future__ import annotations
 
 import logging
 import posixpath
+import re
+import secrets
+import time
 from dataclasses import dataclass, field
 
 from ._storage import Storage, clean
 
 log = logging.getLogger("madstream.storage")
 
-__all__ = ["Transaction"]
+__all__ = ["STALE_AFTER", "Transaction", "new_transaction_id"]
+
+#: Age after which another run's leftover temporary files are deleted (seconds).
+STALE_AFTER = 24 * 3600
+#: A leftover's transaction id in its name: `.staging-<id>` or `.<name>.<id>[.partN].tmp`.
+_LEFTOVER_ID = re.compile(r"^\.(?:staging-|.+\.)([0-9a-f]{8})[0-9a-f]{8}(?:\.part\d+)?(?:\.tmp)?$")
+
+
+def new_transaction_id() -> str:
+    """A unique id whose first 8 hex digits are the current Unix time."""
+    return f"{int(time.time()):08x}{secrets.token_hex(4)}"
 
 
 @dataclass
@@ -23,7 +41,7 @@ class Transaction:
     """The files one run is writing, and where each goes when the run succeeds."""
 
     storage: Storage
-    run_id: str
+    run_id: str = field(default_factory=new_transaction_id)
     staged: list[tuple[str, str]] = field(default_factory=list)
     #: Files to delete after publishing (fragments of the previous run that this run did not replace).
     stale: list[str] = field(default_factory=list)
@@ -59,6 +77,7 @@ class Transaction:
         self.storage.move_many(results)
         self.storage.delete_many([path for path in self.stale if path not in published])
         self._drop_scratch()
+        self._sweep({posixpath.dirname(final) for _, final in self.staged})
 
     def discard(self) -> None:
         """Delete everything staged; what was published before stays as it was.
@@ -67,6 +86,24 @@ class Transaction:
         failed) the hidden temporary files stay behind, which no reader or glob ever picks up.
         """
         self._drop([temp for temp, _ in self.staged] + self.scratch)
+
+    def _sweep(self, folders: set[str]) -> None:
+        """Delete leftovers of other runs in ``folders`` older than :data:`STALE_AFTER` (best effort)."""
+        cutoff = time.time() - STALE_AFTER
+        try:
+            old = [
+                path
+                for folder in sorted(folders)
+                for path in self.storage.glob_sync(posixpath.join(folder, ".*"))
+                if (m := _LEFTOVER_ID.match(posixpath.basename(path))) and int(m.group(1), 16) < cutoff
+            ]
+            for path in old:
+                self.storage.delete_sync(path, recursive=True)
+        except Exception as exc:  # noqa: BLE001 - leftovers are hidden; the run has succeeded
+            log.warning("run %s: could not sweep old temporary files (%s)", self.run_id, exc)
+            return
+        if old:
+            log.info("run %s: deleted %d temporary file(s) left by earlier runs", self.run_id, len(old))
 
     def _drop_scratch(self) -> None:
         self._drop(self.scratch)

@@ -126,7 +126,7 @@ async def materialize(asset: DataAsset) -> DataArtifact:
         results=spec.results, fragment_dir=fragment_dir,
         fragment_type=asset.artifact_filetype, extras=spec.extras,
     )
-    txn = Transaction(storage, run.id[:12])
+    txn = Transaction(storage)
     writer = RunWriter(storage, txn, layout)
     watchers = observers()
     callbacks = [cb for cb in (o.run_started(run) for o in watchers) if cb is not None]

@@ -115,6 +115,33 @@ def test_a_result_two_runs_raced_for_is_trusted_by_neither() -> None:
     assert owns_results(storage, b)
 
 
+async def test_leftovers_of_killed_runs_are_swept_once_they_are_a_day_old(storage_root: Path) -> None:
+    import time
+
+    from madstream._commit import STALE_AFTER
+
+    def txn_id(age: float) -> str:
+        return f"{int(time.time() - age):08x}" + "ab12cd34"
+
+    old, recent = txn_id(STALE_AFTER + 60), txn_id(60)
+    fragments = storage_root / "swept" / "_artifacts" / "asset=swept"
+    for tid in (old, recent):  # what a killed run leaves: a staging folder and a result temp file
+        (fragments / f".staging-{tid}").mkdir(parents=True)
+        (fragments / f".staging-{tid}" / "fragment=000001.json").write_text("{}")
+        (storage_root / "swept" / f".out.parquet.{tid}.tmp").write_bytes(b"partial")
+    (storage_root / "swept" / ".keep.me").write_text("not ours")
+
+    @asset("swept/out.parquet", name="swept")
+    async def swept():
+        yield [{"x": 1}]
+
+    await swept()
+    hidden = sorted(p.name for p in (storage_root / "swept").iterdir() if p.name.startswith("."))
+    assert hidden == [".keep.me", f".out.parquet.{recent}.tmp"]
+    assert sorted(p.name for p in fragments.iterdir()) == [f".staging-{recent}", "fragment=000001.json"]
+    assert (await swept.query("SELECT x")).fetchall() == [(1,)]
+
+
 async def test_cache_is_shared_across_processes(storage_root: Path, tmp_path: Path) -> None:
     module = tmp_path / "cached_job.py"
     module.write_text(textwrap.dedent("""
