@@ -16,7 +16,7 @@ from fsspec.implementations.dirfs import DirFileSystem
 
 from ._storage import Storage, clean, current_storage
 
-__all__ = ["MadFileSystem", "ensure_mad_protocol", "register_mad_protocol"]
+__all__ = ["MadFileSystem", "ensure_mad_protocol", "register_mad_protocol", "storage_protocol"]
 
 if TYPE_CHECKING:
     import duckdb
@@ -62,8 +62,9 @@ class MadFileSystem(DirFileSystem):
             return [cls._strip_protocol(p) for p in path]
         path = str(path)
         # DuckDB may hand over `mad://x`, `mad:/x`, or the protocol twice (`mad://mad://x`).
-        while path.startswith("mad:"):
-            path = path[len("mad:"):].lstrip("/")
+        prefix = f"{cls.protocol}:"
+        while path.startswith(prefix):
+            path = path[len(prefix):].lstrip("/")
         return path.lstrip("/")
 
     def _join(self, path: Any) -> Any:
@@ -72,8 +73,8 @@ class MadFileSystem(DirFileSystem):
     def _relpath(self, path: Any) -> Any:
         rel = super()._relpath(path)
         if isinstance(rel, list):
-            return [f"mad://{p}" for p in rel]
-        return f"mad://{rel}"
+            return [f"{self.protocol}://{p}" for p in rel]
+        return f"{self.protocol}://{rel}"
 
     def open(self, path: Any, mode: str = "rb", **kwargs: Any) -> Any:  # type: ignore[override]
         """Open through the storage: translated errors, big remote writes, small read-ahead."""
@@ -96,6 +97,24 @@ def ensure_mad_protocol(connection: duckdb.DuckDBPyConnection, storage: Storage 
             connection.unregister_filesystem("mad")
         connection.register_filesystem(MadFileSystem(storage))
         _by_id[id(connection)] = storage
+
+
+# madstream's own queries reach each storage under a protocol of its own, so a query on one
+# storage never reads through a registration another storage has since replaced.
+_scoped: dict[str, type[MadFileSystem]] = {}
+
+
+def storage_protocol(connection: duckdb.DuckDBPyConnection, storage: Storage) -> str:
+    """The protocol (``mad<key>``) reaching ``storage`` on ``connection``, registered once."""
+    # The registered filesystem keeps `storage` alive, so its id stays its own.
+    protocol = f"mad{id(storage):x}"
+    with _lock:
+        cls = _scoped.get(protocol)
+        if cls is None:
+            cls = _scoped[protocol] = type(f"MadFileSystem_{protocol}", (MadFileSystem,), {"protocol": protocol})
+        if not connection.filesystem_is_registered(protocol):
+            connection.register_filesystem(cls(storage))
+    return protocol
 
 
 async def register_mad_protocol(connection: duckdb.DuckDBPyConnection | None = None) -> None:

@@ -1,7 +1,8 @@
 """Scan: the DuckDB table-function SQL that reads committed files of an asset or artifact.
 
 Local files are read by native path (DuckDB's own readers, with projection and filter
-pushdown); anything else through the ``mad://`` filesystem registered on the connection.
+pushdown); anything else through a ``mad``-protocol filesystem for that storage, registered on
+the connection (one protocol per storage, see :func:`storage_protocol`).
 JSON and CSV written by madstream are read with the column types recorded when they were
 written, so timestamps, decimals, UUIDs and nested values come back as they went in.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._mad import ensure_mad_protocol
+from ._mad import storage_protocol
 from ._options import sql_arguments, sql_literal
 from ._storage import Storage, clean
 
@@ -31,8 +32,7 @@ def location(storage: Storage, path: str, con: duckdb.DuckDBPyConnection) -> str
     native = storage.native(path)
     if native is not None:
         return native
-    ensure_mad_protocol(con, storage)
-    return f"mad://{clean(path)}"
+    return f"{storage_protocol(con, storage)}://{clean(path)}"
 
 
 def scan_sql(

@@ -85,3 +85,25 @@ async def test_artifact_persist_is_all_or_nothing(storage_root: Path) -> None:
     assert not (storage_root / "atomic" / "x.parquet").exists()
     assert [p for p in storage_root.rglob("*") if p.is_file()] == []  # no temp file left behind
     assert await DataArtifact("atomic/y.json", []).persist() is False
+
+
+async def test_queries_on_two_storages_never_read_each_others_files() -> None:
+    import uuid
+
+    from madstream import Storage, asset
+
+    @asset("two/orders.parquet", name="two_orders")
+    async def orders(source: str):
+        yield [{"source": source}]
+
+    # A query is a lazy relation: it must still read its own storage after another storage
+    # has been queried (both are remote, so both go through DuckDB's fsspec filesystems).
+    first, second = (Storage(f"memory://two-{uuid.uuid4().hex[:8]}-{n}") for n in ("a", "b"))
+    with first.active():
+        await orders("a")
+        from_first = await orders.with_arguments("a").query("SELECT source")
+    with second.active():
+        await orders("b")
+        from_second = await orders.with_arguments("b").query("SELECT source")
+        assert from_second.fetchall() == [("b",)]
+    assert from_first.fetchall() == [("a",)]
