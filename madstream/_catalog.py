@@ -117,11 +117,17 @@ def _owner_path(result: str) -> str:
     return posixpath.join(metadata_root(), "result_owners", f"{digest}.json")
 
 
-def _write_owner(storage: Storage, result: str, run_id: str) -> None:
-    path = _owner_path(result)
+def _publish_bytes(storage: Storage, path: str, data: bytes, run_id: str) -> None:
+    """Write ``data`` at ``path`` staged under the writing run's id, then move it into place,
+    so a reader never sees half of it and two runs never share a temporary file."""
     temp = f"{path}.{run_id}.tmp"
-    storage.write_bytes_sync(temp, orjson.dumps({"path": clean(result), "run_id": run_id}))
+    storage.write_bytes_sync(temp, data)
     storage.move_sync(temp, path)
+
+
+def _write_owner(storage: Storage, result: str, owner: str, run_id: str) -> None:
+    record = orjson.dumps({"path": clean(result), "run_id": owner})
+    _publish_bytes(storage, _owner_path(result), record, run_id)
 
 
 def _owner(storage: Storage, result: str) -> str | None:
@@ -143,14 +149,14 @@ def claim_results(storage: Storage, results: list[str], run_id: str) -> None:
     not be its own.
     """
     for result in results:
-        _write_owner(storage, result, run_id)
+        _write_owner(storage, result, run_id, run_id)
 
 
 def verify_claims(storage: Storage, results: list[str], run_id: str) -> None:
     """After publishing: a result claimed by another run meanwhile was raced for; mark it contested."""
     for result in results:
         if _owner(storage, result) != run_id:
-            _write_owner(storage, result, CONTESTED)
+            _write_owner(storage, result, CONTESTED, run_id)
 
 
 def owns_results(storage: Storage, manifest: Manifest) -> bool:
@@ -160,9 +166,7 @@ def owns_results(storage: Storage, manifest: Manifest) -> bool:
 
 def write_manifest(storage: Storage, manifest: Manifest) -> None:
     """Publish ``manifest`` (staged, then moved into place, so a reader never sees half of it)."""
-    temp = manifest.path + f".{manifest.run_id}.tmp"
-    storage.write_bytes_sync(temp, manifest.model_dump_json(indent=2).encode())
-    storage.move_sync(temp, manifest.path)
+    _publish_bytes(storage, manifest.path, manifest.model_dump_json(indent=2).encode(), manifest.run_id)
 
 
 def run_records(storage: Storage, name: str | None = None) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ __all__ = ["pump", "unwrap_group"]
 #: Record batches in flight between normalize and write.
 CHANNEL_BATCHES = 4
 
+
 def unwrap_group(exc: BaseException) -> BaseException:
     """The first real error inside (possibly nested) exception groups."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:

@@ -172,16 +172,10 @@ def encode(batch: pa.RecordBatch, filetype: str) -> bytes | None:
 def write_fragment(storage: Storage, path: str, batch: pa.RecordBatch, filetype: str, encoded: Encoded | None) -> int:
     """Write ``batch`` as one whole file; returns its size in bytes."""
     if filetype == "parquet":
-        native = storage.native(path)
-        table = pa.Table.from_batches([batch])
-        if native is not None:
-            # A native stream: pyarrow then resolves no filesystem and writes off the GIL.
-            with _local(native, lambda p: pa.OSFile(p, "wb")) as out:
-                pq.write_table(table, out)
-                return int(out.tell())
-        with storage.open_sync(path, "wb") as fh:
-            pq.write_table(table, fh)
-            return int(fh.tell())
+        # A native stream: pyarrow then resolves no filesystem and writes off the GIL.
+        with _open_arrow(storage, path) as out:
+            pq.write_table(pa.Table.from_batches([batch]), out)
+            return int(out.tell())
     data = encoded if encoded is not None else encode(batch, filetype)
     assert data is not None
     with _open_binary(storage, path) as fh:
