@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-duckdb15 install bench clean constraints
+.PHONY: demo test lint test-duckdb15 install bench clean constraints
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
-# The suite on the pinned DuckDB (2.x), then the query-facing tests again on DuckDB 1.5.
-test: $(STAMP)
+# The layers contract, lint and types, the suite on the pinned DuckDB (2.x), then the
+# query-facing tests again on DuckDB 1.5.
+test: lint
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory test-duckdb15
+
+# lint-imports fails when a lower layer imports a higher one, or modules import in a loop.
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check madstream tests benches
+	$(VENV)/bin/mypy madstream
 
 DUCKDB15 := $(VENV)/duckdb15
 $(DUCKDB15): $(STAMP)

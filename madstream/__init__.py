@@ -7,17 +7,22 @@
 >>> await orders()
 >>> (await orders.query("SELECT sum(amount)")).fetchone()
 (9.5,)
+
+The package is layered along the data flow (``base`` → ``storage`` → ``commit`` → ``query`` →
+``stream`` | ``write`` → ``run`` → ``api``); this module is its one public surface.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._artifact import DataArtifact
-from ._asset import DataAsset, asset
-from ._catalog import DataAssetRun
-from ._collect import DataArtifactCollector, DataArtifactQuery
-from ._errors import (
+from .api.artifact import DataArtifact
+from .api.asset import DataAsset, asset
+from .api.collect import DataArtifactCollector, DataArtifactQuery
+from .api.config import get_fs
+from .api.seed import DataAssetRun, MadFileSystem, register_mad_protocol
+from .api.storage import Storage
+from .base.errors import (
     ArgumentError,
     BatchError,
     DefinitionError,
@@ -31,14 +36,12 @@ from ._errors import (
     TemplateError,
     TransientStorageError,
 )
-from ._mad import MadFileSystem, register_mad_protocol
-from ._options import ReadCSVOptions, ReadJsonOptions
-from ._query import QueryResult
-from ._source import yield_data_batches
-from ._storage import Storage, get_fs
+from .query.options import ReadCSVOptions, ReadJsonOptions
+from .query.result import QueryResult
+from .stream.source import yield_data_batches
 
 if TYPE_CHECKING:
-    FsspecFileSystem: type
+    from .api.block import FsspecFileSystem as FsspecFileSystem
 
 __version__ = "0.1.0"
 
@@ -52,7 +55,6 @@ __all__ = [
     "DataAssetRun",
     "DefinitionError",
     "ExtractError",
-    "FsspecFileSystem",
     "MadFileSystem",
     "MadstreamError",
     "PathEscapeError",
@@ -72,11 +74,26 @@ __all__ = [
     "yield_data_batches",
 ]
 
+#: Public names resolved on first touch, kept out of ``__all__`` so ``from madstream import *``
+#: never imports what they need: ``FsspecFileSystem`` is a Prefect block (it imports prefect).
+LAZY = ("FsspecFileSystem",)
+
+# Tracebacks, reprs, pickles and docs show the public path (madstream.BatchError), not the layer.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) or callable(_obj):
+        _obj.__module__ = __name__
+del _name, _obj
+
 
 def __getattr__(name: str) -> Any:
-    # The Prefect block is built on first touch, so importing madstream never imports prefect.
     if name == "FsspecFileSystem":
-        from ._prefect_block import block_class
+        from .api.block import FsspecFileSystem
 
-        return block_class()
+        return FsspecFileSystem
     raise AttributeError(f"module 'madstream' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The public surface only: the layers are importable, but not what to reach for.
+    return sorted(["__version__", *__all__, *LAZY])

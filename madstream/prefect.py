@@ -18,11 +18,13 @@ read the same ``FILESYSTEM_URL``, so point a Dask cluster at shared object stora
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import anyio.to_thread
@@ -37,13 +39,13 @@ from prefect.states import Completed
 from prefect.task_runners import TaskRunner
 from prefect.tasks import MaterializingTask, Task
 
-from ._artifact import DataArtifact
-from ._asset import DataAsset
-from ._catalog import DataAssetRun
-from ._errors import MadstreamError
-from ._observe import RunCollector, observe, summary
-from ._run import materialize as _materialize_one
-from ._storage import clean, current_storage
+from .api.artifact import DataArtifact
+from .api.asset import DataAsset
+from .base.errors import MadstreamError
+from .commit.catalog import RunRecord
+from .run.observe import RunCollector, observe
+from .run.summary import summary
+from .storage.paths import clean
 
 __all__ = ["asset_key", "is_transient", "materialize", "materialize_sync"]
 
@@ -61,8 +63,9 @@ def asset_key(asset: DataAsset, path: str | None = None) -> str:
     >>> asset_key(orders)
     'file:///data/storage/sales/orders.parquet'
     """
-    where = path if path is not None else asset._spec().results[0]
-    scheme, sep, rest = current_storage().url.partition("://")
+    plan = asset._plan()
+    where = path if path is not None else plan.results[0]
+    scheme, sep, rest = plan.store.url.partition("://")
     scheme = re.sub(r"[^a-z0-9]", "", scheme.lower()) or "file"
     key = f"{scheme}://{rest.rstrip('/')}/{clean(where)}" if sep else f"file://{scheme.rstrip('/')}/{clean(where)}"
     key = _RESTRICTED.sub("_", key)
@@ -91,7 +94,7 @@ def _retry_condition(task: Task[Any, Any], task_run: TaskRun, state: State[Any])
     return retry
 
 
-def _metadata(run: DataAssetRun, artifact: DataArtifact) -> dict[str, Any]:
+def _metadata(run: RunRecord, artifact: DataArtifact) -> dict[str, Any]:
     return {
         "rows": run.rows, "bytes": run.bytes, "batches": run.batches,
         "duration_ms": run.duration_miliseconds, "columns": dict(artifact.columns or {}),
@@ -104,8 +107,8 @@ async def _materialize_task(asset: DataAsset) -> DataArtifact | State[Any]:
     logger = get_run_logger()
     collector = RunCollector()
     started = time.perf_counter()
-    with observe(collector):
-        artifact = await _materialize_one(asset)
+    with observe(collector), _forwarding_logs():
+        artifact = await asset()
     run = collector.last(asset.id)
     if run is None:
         logger.info("asset %s: reused the cached result %s", asset.name, artifact.path)
@@ -120,7 +123,7 @@ async def _materialize_task(asset: DataAsset) -> DataArtifact | State[Any]:
 
 
 def _task_for(asset: DataAsset, retries: int, retry_delay_seconds: float) -> MaterializingTask[Any, Any]:
-    spec = asset._spec()
+    spec = asset._plan()
     props = AssetProperties(name=spec.name, description=f"madstream asset `{spec.name}` ({spec.path})")
     return MaterializingTask(
         _materialize_task,
@@ -227,10 +230,30 @@ class _ForwardToRunLogger(logging.Handler):
             self.handleError(record)
 
 
-def _install_forwarder() -> None:
+_forwarders = 0
+_forwarders_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _forwarding_logs() -> Iterator[None]:
+    """Send the engine's log records to Prefect's run logger while a task run materializes.
+
+    Installed for the task run's duration (counted, since task runs overlap in threads), never
+    at import: importing this module leaves the ``madstream`` logger as it was.
+    """
+    global _forwarders
     engine_log = logging.getLogger("madstream")
-    if not any(isinstance(h, _ForwardToRunLogger) for h in engine_log.handlers):
-        engine_log.addHandler(_ForwardToRunLogger())
+    with _forwarders_lock:
+        _forwarders += 1
+        if _forwarders == 1:
+            engine_log.addHandler(_FORWARDER)
+    try:
+        yield
+    finally:
+        with _forwarders_lock:
+            _forwarders -= 1
+            if _forwarders == 0:
+                engine_log.removeHandler(_FORWARDER)
 
 
-_install_forwarder()
+_FORWARDER = _ForwardToRunLogger()

@@ -9,7 +9,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from madstream._jsonarrow import Unsupported, arrow_json_lines
+from madstream.write.jsonarrow import Unsupported, arrow_json_lines
 
 ROWS = [
     {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 
@@ -15,18 +16,35 @@ SEED_NAMES = {
 }
 
 
-def test_all_is_sorted_and_complete() -> None:
+def test_all_is_sorted_and_names_the_public_surface() -> None:
     assert madstream.__all__ == sorted(madstream.__all__)
-    assert SEED_NAMES <= set(madstream.__all__)
+    assert SEED_NAMES == (set(madstream.__all__) | set(madstream.LAZY)) & SEED_NAMES
     assert "MadstreamError" in madstream.__all__
+    public = {name for name in dir(madstream) if not name.startswith("_")}
+    assert public == set(madstream.__all__) | set(madstream.LAZY)
+
+
+def test_public_names_show_the_public_module() -> None:
+    # Tracebacks, reprs and pickles name madstream.X, not the layer a name is defined in.
     for name in madstream.__all__:
-        assert getattr(madstream, name) is not None
+        obj = getattr(madstream, name)
+        if isinstance(obj, type) or callable(obj):
+            assert obj.__module__ == "madstream", name
+    assert repr(madstream.BatchError("x")).startswith("BatchError(")
+    pickled = pickle.dumps(madstream.BatchError("x", asset="a"))
+    assert b"madstream.base" not in pickled and pickle.loads(pickled).asset == "a"
 
 
 def test_seed_names_importable_from_data_assets() -> None:
-    assert set(data_assets.__all__) == SEED_NAMES
+    assert set(data_assets.__all__) | set(data_assets.LAZY) == SEED_NAMES
     for name in SEED_NAMES - {"FsspecFileSystem"}:
         assert getattr(data_assets, name) is getattr(madstream, name)
+
+
+def test_star_import_does_not_import_prefect() -> None:
+    script = "import sys\nfrom madstream import *\nfrom madstream.data_assets import *\nprint(asset.__module__, 'prefect' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["madstream", "False"]
 
 
 def test_import_and_local_materialize_do_not_import_prefect_pandas_or_duckdb(tmp_path) -> None:

@@ -100,8 +100,8 @@ async def test_a_cached_result_overwritten_by_another_configuration_is_not_serve
 
 
 def test_a_result_two_runs_raced_for_is_trusted_by_neither() -> None:
-    from madstream._catalog import Manifest, claim_results, owns_results, verify_claims
-    from madstream._storage import current_storage
+    from madstream.api.config import current_storage
+    from madstream.commit.catalog import Manifest, claim_results, owns_results, verify_claims
 
     storage = current_storage()
     now = dt.datetime.now(dt.UTC)
@@ -118,7 +118,7 @@ def test_a_result_two_runs_raced_for_is_trusted_by_neither() -> None:
 async def test_leftovers_of_killed_runs_are_swept_once_they_are_a_day_old(storage_root: Path) -> None:
     import time
 
-    from madstream._commit import STALE_AFTER
+    from madstream.commit.staging import STALE_AFTER
 
     def txn_id(age: float) -> str:
         return f"{int(time.time() - age):08x}" + "ab12cd34"

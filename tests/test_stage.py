@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from madstream._stage import StageThread, _completion
+from madstream.stream.threads import StageThread, _completion
 
 pytestmark = pytest.mark.anyio
 

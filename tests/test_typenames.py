@@ -6,7 +6,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from madstream._typenames import type_names
+from madstream.write.typenames import type_names
 
 
 def duckdb_names(schema: pa.Schema) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import (
     DataArtifact,
@@ -19,13 +19,15 @@ from .. import (
     yield_data_batches,
 )
 
+if TYPE_CHECKING:
+    from ..api.block import FsspecFileSystem as FsspecFileSystem
+
 __all__ = [
     "DataArtifact",
     "DataArtifactCollector",
     "DataArtifactQuery",
     "DataAsset",
     "DataAssetRun",
-    "FsspecFileSystem",
     "MadFileSystem",
     "ReadCSVOptions",
     "ReadJsonOptions",
@@ -35,10 +37,18 @@ __all__ = [
     "yield_data_batches",
 ]
 
+#: The seed's names resolved on first touch (see ``madstream.LAZY``).
+LAZY = ("FsspecFileSystem",)
+
 
 def __getattr__(name: str) -> Any:
     if name == "FsspecFileSystem":
-        from .._prefect_block import block_class
+        from ..api.block import FsspecFileSystem
 
-        return block_class()
+        return FsspecFileSystem
     raise AttributeError(f"module 'madstream.data_assets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The public surface only: the layers are importable, but not what to reach for.
+    return sorted([*__all__, *LAZY])

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from madstream import DataArtifact, ExtractError, asset, get_fs, register_mad_protocol
-from madstream._types import ARTIFACT_FILE_TYPES
+from madstream.base.types import ARTIFACT_FILE_TYPES
 
 from .conftest import Backend
 

@@ -1,0 +1,151 @@
+"""``DataArtifact``: one file of rows (a fragment or a result) that can be persisted and queried."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio.to_thread
+import pyarrow as pa
+
+from ..base.errors import QueryError
+from ..base.types import STREAM_BATCH_ROWS, Params
+from ..query.options import ReadCSVOptions, ReadJsonOptions
+from ..query.result import QueryResult, connection, run_query, stream_relation
+from ..query.scan import EMPTY_SQL, scan_sql
+from ..run.persist import check_filetype, persist_rows
+from ..storage.store import FileStore
+from .config import current_storage
+
+__all__ = ["DataArtifact"]
+
+
+class DataArtifact:
+    """One file of rows on storage: a fragment or a result, in parquet, JSON lines or CSV.
+
+    Args:
+        path: storage-relative path; the extension picks the format.
+        data: what :meth:`persist` writes (anything an extract function may produce).
+        read_json_options / read_csv_options: DuckDB reader options used by :meth:`query`.
+        storage: where the file lives (default: the storage current when the artifact is made;
+            the artifact keeps it, so it reads the same place wherever it is used later).
+
+    >>> artifact = DataArtifact("out/people.parquet", [{"id": 1}])
+    >>> await artifact.persist()
+    True
+    >>> (await artifact.query("SELECT count(*)")).fetchone()
+    (1,)
+    """
+
+    def __init__(
+        self,
+        path: str,
+        data: object | None = None,
+        read_json_options: ReadJsonOptions | None = None,
+        read_csv_options: ReadCSVOptions | None = None,
+        *,
+        columns: dict[str, str] | None = None,
+        rows: int | None = None,
+        asset: str | None = None,
+        storage: FileStore | None = None,
+    ) -> None:
+        self.path = path
+        self.data = data
+        self.read_json_options = read_json_options
+        self.read_csv_options = read_csv_options
+        self.filetype = check_filetype(path, asset=asset)
+        self.storage: FileStore = storage if storage is not None else current_storage()
+        #: DuckDB column types recorded when madstream wrote the file (read JSON/CSV back exactly).
+        self.columns = columns
+        #: Rows written, when known (0 means the artifact is empty).
+        self.rows = rows
+        self._asset = asset
+
+    def __repr__(self) -> str:
+        return f"DataArtifact(path={self.path!r})"
+
+    # -- writing -------------------------------------------------------------------------------
+    async def persist(self) -> bool:
+        """Write ``data`` to ``path`` (published only when complete); ``False`` if it had no rows."""
+        stats = await persist_rows(self.storage, self.path, self.data, asset=self._asset or self.path)
+        if stats is None:
+            return False
+        self.columns = stats.column_types
+        self.rows = stats.rows
+        return True
+
+    async def exists(self) -> bool:
+        """Whether the file exists on storage."""
+        return await anyio.to_thread.run_sync(self.storage.exists_sync, self.path)
+
+    # -- reading -------------------------------------------------------------------------------
+    def _options(self) -> dict[str, Any] | None:
+        if self.filetype == "json":
+            return dict(self.read_json_options or {})
+        if self.filetype == "csv":
+            return dict(self.read_csv_options or {})
+        return None
+
+    def source_sql(self) -> str:
+        """The DuckDB table expression that reads this artifact."""
+        if self.rows == 0:
+            return EMPTY_SQL
+        return scan_sql(self.storage, [self.path], self.filetype, self._options(), self.columns, con=connection())
+
+    async def query(self, query_str: str | None = None, params: Params = None) -> QueryResult:
+        """``FROM <this file> {query_str}`` with ``params``.
+
+        >>> await artifact.query("SELECT * WHERE amount > ?", [50])
+        """
+        return await anyio.to_thread.run_sync(self._query_sync, query_str, params)
+
+    def _query_sync(self, query_str: str | None, params: Params) -> QueryResult:
+        try:
+            return run_query(self.source_sql(), query_str, params, asset=self._asset, path=self.path, keep=self.storage)
+        except QueryError:
+            if self._is_empty():
+                return run_query(EMPTY_SQL, query_str, params, asset=self._asset, path=self.path)
+            if not self.storage.exists_sync(self.path):
+                raise QueryError(
+                    "the artifact does not exist", asset=self._asset, path=self.path,
+                    hint="materialize the asset (await it) or persist the artifact first",
+                ) from None
+            raise
+
+    def _is_empty(self) -> bool:
+        storage = self.storage
+        if not storage.exists_sync(self.path):
+            return False
+        if storage.size_sync(self.path) == 0:
+            return True
+        if self.filetype == "parquet":
+            import pyarrow.parquet as pq
+
+            with storage.open_sync(self.path, "rb") as fh:
+                return len(pq.read_schema(fh).names) == 0
+        return False
+
+    async def stream(
+        self, query_str: str | None = None, *, params: Params = None, batch_rows: int = STREAM_BATCH_ROWS
+    ) -> AsyncIterator[Any]:
+        """Polars frames of at most ``batch_rows`` rows over the query result, never all at once."""
+        import polars as pl
+
+        async for batch in self.stream_arrow(query_str, params=params, batch_rows=batch_rows):
+            frame = pl.from_arrow(batch)
+            yield frame
+
+    async def stream_arrow(
+        self, query_str: str | None = None, *, params: Params = None, batch_rows: int = STREAM_BATCH_ROWS
+    ) -> AsyncIterator[pa.RecordBatch]:
+        """Arrow record batches of at most ``batch_rows`` rows over the query result."""
+        result = await self.query(query_str, params)
+        if result.columns == ["_empty"]:
+            return
+        async for batch in stream_relation(result, batch_rows):
+            yield batch
+
+    def arrow_batches(self) -> AsyncIterator[pa.RecordBatch]:
+        """Every row as Arrow batches, for an extract function that yields this artifact."""
+        return self.stream_arrow()
+

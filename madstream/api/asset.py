@@ -1,0 +1,298 @@
+"""``DataAsset`` and the ``@asset`` decorator: the seed's public face of an extract function."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import inspect
+import posixpath
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio.to_thread
+import orjson
+import pyarrow as pa
+
+from ..base.errors import ArgumentError, DefinitionError
+from ..base.types import ARTIFACT_FILE_TYPES, FILE_TYPES, STREAM_BATCH_ROWS, Params
+from ..commit.catalog import Manifest
+from ..query.options import ReadCSVOptions, ReadJsonOptions
+from ..query.result import QueryResult
+from ..run.lifecycle import current, materialize
+from ..run.plan import RunPlan
+from ..run.results import latest_manifest
+from .artifact import DataArtifact
+from .config import current_storage
+from .paths import hive_keys, result_paths, result_types
+from .templates import render_name, render_path, sanitize_name
+
+__all__ = ["DataAsset", "asset"]
+
+_OPTION_NAMES = (
+    "path", "artifacts_dir", "name", "snapshot_artifacts", "artifact_filetype",
+    "read_json_options", "read_csv_options", "cache_expiration",
+)
+
+
+class DataAsset:
+    """An extract function whose output madstream materializes, caches and queries.
+
+    Create one with :func:`asset`. Awaiting it (``await orders()``) materializes it and returns
+    the first result :class:`DataArtifact`; :meth:`query` and :meth:`stream` read the result.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        path: str,
+        artifacts_dir: str = "",
+        name: str | None = None,
+        snapshot_artifacts: bool = False,
+        artifact_filetype: ARTIFACT_FILE_TYPES = "json",
+        read_json_options: ReadJsonOptions | None = None,
+        read_csv_options: ReadCSVOptions | None = None,
+        cache_expiration: dt.timedelta | None = None,
+    ) -> None:
+        self.fn = fn
+        self._path = path
+        self._artifacts_dir = artifacts_dir or ""
+        self._name = sanitize_name(name or f"{fn.__module__}.{fn.__name__}")
+        self.snapshot_artifacts = snapshot_artifacts
+        self.artifact_filetype = artifact_filetype
+        self.read_json_options = read_json_options
+        self.read_csv_options = read_csv_options
+        self.cache_expiration = cache_expiration
+        self._signature = inspect.signature(fn)
+        self._args: tuple[Any, ...] = ()
+        self._kwargs: dict[str, Any] = {}
+        self._check()
+
+    def _check(self) -> None:
+        if self.artifact_filetype not in FILE_TYPES:
+            raise DefinitionError(
+                f"artifact_filetype `{self.artifact_filetype}` is not supported",
+                asset=self._name, hint="use 'json', 'parquet' or 'csv'",
+            )
+        for ext in result_types(self._path):
+            if ext not in FILE_TYPES:
+                raise DefinitionError(
+                    f"result type `{ext}` in `{self._path}` is not supported",
+                    asset=self._name, path=self._path,
+                    hint="end the path with .parquet, .json or .csv (several: `x.parquet|csv`)",
+                )
+
+    # -- binding -------------------------------------------------------------------------------
+    def with_arguments(self, *args: Any, **kwargs: Any) -> DataAsset:
+        """A new asset with these arguments bound (more may be given at call time)."""
+        new = copy.copy(self)
+        new._args = self._args + args
+        new._kwargs = {**self._kwargs, **kwargs}
+        try:
+            new._signature.bind_partial(*new._args, **new._kwargs)
+        except TypeError as exc:
+            raise ArgumentError(
+                f"arguments do not fit `{self.fn.__name__}{self._signature}`: {exc}",
+                asset=self._name, hint="check the arguments passed to with_arguments()",
+            ) from exc
+        return new
+
+    def with_options(self, **options: Any) -> DataAsset:
+        """A new asset with the given options (``path``, ``name``, ``cache_expiration``, ...) replaced."""
+        unknown = set(options) - set(_OPTION_NAMES)
+        if unknown:
+            raise DefinitionError(
+                f"unknown option(s) {sorted(unknown)}", asset=self._name,
+                hint=f"options are {', '.join(_OPTION_NAMES)}",
+            )
+        current: dict[str, Any] = {
+            "path": self._path, "artifacts_dir": self._artifacts_dir, "name": self._name,
+            "snapshot_artifacts": self.snapshot_artifacts, "artifact_filetype": self.artifact_filetype,
+            "read_json_options": self.read_json_options, "read_csv_options": self.read_csv_options,
+            "cache_expiration": self.cache_expiration,
+        }
+        current.update(options)
+        new = DataAsset(self.fn, **current)
+        new._args, new._kwargs = self._args, dict(self._kwargs)
+        return new
+
+    # -- rendering -----------------------------------------------------------------------------
+    def _values(self) -> dict[str, Any]:
+        bound = self._signature.bind_partial(*self._args, **self._kwargs)
+        bound.apply_defaults()
+        values: dict[str, Any] = {}
+        for value in bound.arguments.values():
+            if isinstance(value, DataAsset):
+                values.update({k: v for k, v in value._values().items()})
+        values.update(bound.arguments)
+        return values
+
+    def _plan(self) -> RunPlan:
+        """This configuration rendered and frozen for a run, on the current storage."""
+        try:
+            arguments = self._signature.bind(*self._args, **self._kwargs)
+        except TypeError as exc:
+            raise ArgumentError(
+                f"cannot call `{self.fn.__name__}{self._signature}`: {exc}",
+                asset=self._name, path=self._path,
+                hint="bind it with with_arguments(...) or pass it when awaiting the asset",
+            ) from exc
+        arguments.apply_defaults()
+        values = self._values()
+        name = render_name(self._name, values, asset=self._name)
+        path = render_path(self._path, values, asset=name)
+        results = result_paths(path)
+        if self._artifacts_dir:
+            artifacts_dir = render_path(self._artifacts_dir, values, asset=name, what="artifacts_dir")
+            fragment_base, hive_source = artifacts_dir, artifacts_dir
+        else:
+            artifacts_dir = ""
+            folder = posixpath.dirname(results[0].lstrip("/"))
+            fragment_base = posixpath.join(folder, "_artifacts", f"asset={name}")
+            hive_source = folder
+        parameters = _parameters(arguments)
+        asset_id = hashlib.sha256(f"{name}\x00{path}\x00{artifacts_dir}\x00{parameters}".encode()).hexdigest()[:32]
+        return RunPlan(
+            store=current_storage(), name=name, path=path, results=results, fragment_base=fragment_base,
+            fragment_type=self.artifact_filetype, extras=hive_keys(hive_source), asset_id=asset_id,
+            parameters=parameters, snapshot=self.snapshot_artifacts, cache_expiration=self.cache_expiration,
+            fn=self.fn, args=arguments.args, kwargs=arguments.kwargs,
+        )
+
+    def _artifact(self, plan: RunPlan, manifest: Manifest) -> DataArtifact:
+        return DataArtifact(
+            manifest.results[0], None, self.read_json_options, self.read_csv_options,
+            columns=manifest.columns, rows=manifest.rows, asset=manifest.asset_name, storage=plan.store,
+        )
+
+    @property
+    def name(self) -> str:
+        """The asset's name, rendered with its arguments when they are all bound."""
+        try:
+            return render_name(self._name, self._values(), asset=self._name)
+        except (DefinitionError, TypeError):
+            return self._name
+
+    @property
+    def path(self) -> str:
+        """The result path, rendered with its arguments when they are all bound."""
+        try:
+            return render_path(self._path, self._values(), asset=self._name)
+        except (DefinitionError, TypeError):
+            return self._path
+
+    @property
+    def artifacts_dir(self) -> str:
+        """The intermediate artifacts folder (as given; ``""`` means beside the result)."""
+        return self._artifacts_dir
+
+    @property
+    def id(self) -> str:
+        """A stable id of this configuration (name, path and arguments)."""
+        return self._plan().asset_id
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        return self._args
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self._kwargs)
+
+    def __repr__(self) -> str:
+        return f"DataAsset(name={self.name!r}, path={self.path!r})"
+
+    # -- running -------------------------------------------------------------------------------
+    async def __call__(self, *args: Any, **kwargs: Any) -> DataArtifact:
+        """Bind ``args``/``kwargs`` and materialize; returns the first result artifact."""
+        target = self.with_arguments(*args, **kwargs) if args or kwargs else self
+        plan = target._plan()
+        return target._artifact(plan, await materialize(plan))
+
+    async def _current(self) -> DataArtifact:
+        """The result to read: this process's last run, a fresh cached one, or a new run."""
+        plan = self._plan()
+        return self._artifact(plan, await current(plan))
+
+    async def _latest(self) -> DataArtifact | None:
+        """The last successful result on storage however old, or ``None`` if there is none."""
+        plan = self._plan()
+        manifest = await anyio.to_thread.run_sync(latest_manifest, plan)
+        return None if manifest is None else self._artifact(plan, manifest)
+
+    async def query(self, query_str: str | None = None, params: Params = None) -> QueryResult:
+        """``FROM <result> {query_str}``; materializes first only if there is no result to read.
+
+        >>> await orders.query("SELECT city, avg(amount) GROUP BY city")
+        """
+        return await (await self._current()).query(query_str, params)
+
+    async def stream(
+        self, query_str: str | None = None, *, params: Params = None, batch_rows: int = STREAM_BATCH_ROWS
+    ) -> AsyncIterator[Any]:
+        """Polars frames of at most ``batch_rows`` rows over the query result.
+
+        >>> async for frame in orders.stream("WHERE amount > 100"):
+        ...     print(frame.height)
+        """
+        artifact = await self._current()
+        async for frame in artifact.stream(query_str, params=params, batch_rows=batch_rows):
+            yield frame
+
+    async def arrow_batches(self) -> AsyncIterator[pa.RecordBatch]:
+        """Materialize (as awaiting the asset does), then every result row as Arrow batches.
+
+        An extract function may yield another asset: its rows stream in through this.
+        """
+        artifact = await self()
+        async for batch in artifact.stream_arrow():
+            yield batch
+
+
+def _param_default(value: object) -> object:
+    if isinstance(value, DataAsset):
+        return {"asset": value.name, "path": value.path, "args": value._values()}
+    return str(value)
+
+
+def _parameters(arguments: inspect.BoundArguments) -> str:
+    return orjson.dumps(
+        dict(arguments.arguments), default=_param_default,
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+    ).decode()
+
+
+def asset(
+    path: str,
+    artifacts_dir: str = "",
+    name: str | None = None,
+    snapshot_artifacts: bool = False,
+    artifact_filetype: ARTIFACT_FILE_TYPES = "json",
+    read_json_options: ReadJsonOptions | None = None,
+    read_csv_options: ReadCSVOptions | None = None,
+    cache_expiration: dt.timedelta | None = None,
+) -> Callable[[Callable[..., Any]], DataAsset]:
+    """Turn an extract function into a :class:`DataAsset`.
+
+    Args:
+        path: result path template; ``x/a.parquet|csv`` writes one result per listed type.
+        artifacts_dir: folder template for intermediate fragments (default beside the result).
+        name: name template (default ``"{fn.__module__}.{fn.__name__}"``).
+        snapshot_artifacts: keep each run's fragments under ``year=/month=/day=/runtime=``.
+        artifact_filetype: ``"json"`` (default), ``"parquet"`` or ``"csv"`` fragments.
+        read_json_options / read_csv_options: DuckDB reader options for queries.
+        cache_expiration: reuse a successful result younger than this, across processes.
+
+    >>> @asset("sales/orders.parquet", artifact_filetype="parquet")
+    ... async def orders():
+    ...     yield [{"id": 1, "amount": 9.5}]
+    >>> artifact = await orders()
+    """
+
+    def wrap(fn: Callable[..., Any]) -> DataAsset:
+        return DataAsset(
+            fn, path, artifacts_dir, name, snapshot_artifacts, artifact_filetype,
+            read_json_options, read_csv_options, cache_expiration,
+        )
+
+    return wrap

@@ -1,0 +1,97 @@
+"""``madstream``: materialize, query and inspect assets from a terminal.
+
+    madstream materialize pipelines.sales:orders --arg day=2026-01-31 [--prefect]
+    madstream query pipelines.sales:orders "SELECT city, sum(amount) GROUP BY city" --format csv
+    madstream runs [pipelines.sales:orders]
+    madstream ls
+
+Errors print one line (what went wrong, to which asset, what to do) and exit 1; ``--debug``
+adds the traceback. Storage comes from ``FILESYSTEM_URL`` as for the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from ..base.errors import MadstreamError
+from ..run.observe import show_progress
+from .commands import cmd_ls, cmd_materialize, cmd_query, cmd_runs
+from .output import FORMATS
+from .target import CliError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    common.add_argument(
+        "--no-progress", action="store_true", default=argparse.SUPPRESS,
+        help="never draw the progress display (same as MADSTREAM_PROGRESS=0)",
+    )
+    target = argparse.ArgumentParser(add_help=False)
+    target.add_argument(
+        "--arg", action="append", metavar="KEY=VALUE",
+        help="an argument of the extract function (converted to its annotated type); repeatable",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="madstream", parents=[common], description="Materialize, query and inspect madstream assets.",
+    )
+    parser.set_defaults(debug=False, no_progress=False)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("materialize", parents=[common, target], help="run an asset and print a summary")
+    run.add_argument("asset", help="module:asset or path/file.py:asset")
+    run.add_argument("--prefect", action="store_true", help="run it as a Prefect flow (one task run)")
+    run.add_argument("--retries", type=int, default=2, help="retries of transient storage errors (--prefect)")
+    run.set_defaults(handler=cmd_materialize)
+
+    query = commands.add_parser(
+        "query", parents=[common, target], help="query the latest materialization (runs it only if it never ran)",
+    )
+    query.add_argument("asset", help="module:asset or path/file.py:asset")
+    query.add_argument("sql", help="appended to FROM <result>, e.g. \"SELECT count(*)\" or \"LIMIT 5\"")
+    query.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    query.add_argument("--output", metavar="FILE", help="write to this local file instead of stdout")
+    query.set_defaults(handler=cmd_query)
+
+    runs = commands.add_parser("runs", parents=[common, target], help="the run history, newest first")
+    runs.add_argument("asset", nargs="?", help="only this asset (and configuration, with --arg)")
+    runs.add_argument("--limit", type=int, default=20, help="at most this many runs (default 20)")
+    runs.set_defaults(handler=cmd_runs)
+
+    ls = commands.add_parser("ls", parents=[common], help="assets under the configured storage")
+    ls.set_defaults(handler=cmd_ls)
+    return parser
+
+
+def _one_line(message: str) -> str:
+    # DuckDB and others put newlines in messages; an error here is one line.
+    return " ".join(message.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
+    args = _parser().parse_args(argv)
+    try:
+        with show_progress(False) if args.no_progress else contextlib.nullcontext():
+            return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("madstream: interrupted", file=sys.stderr)
+        return 130
+    except (MadstreamError, CliError) as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"madstream: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - anything else still ends as one line
+        if args.debug:
+            traceback.print_exc()
+        hint = "" if args.debug else " — rerun with --debug for the traceback"
+        print(f"madstream: error: {type(exc).__name__}: {_one_line(str(exc))}{hint}", file=sys.stderr)
+        return 1

@@ -1,0 +1,113 @@
+"""How the CLI prints: aligned plain-text tables, and query results as table, CSV, JSON lines or parquet.
+
+Tables are plain text (no box drawing, nothing cut to the terminal's width) so they read the
+same on a terminal, in a pipe and in a log. Query results in csv/json/parquet stream from
+DuckDB's Arrow reader batch by batch, so a large result never sits in memory whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
+
+import orjson
+import pyarrow as pa
+
+from ..query.result import QueryResult
+from .target import CliError
+
+__all__ = ["FORMATS", "format_duration", "plain_table", "write_result"]
+
+FORMATS = ("table", "csv", "json", "parquet")
+#: Rows per Arrow batch pulled from DuckDB while writing a result.
+_BATCH_ROWS = 65_536
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    return str(value)
+
+
+def plain_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Columns padded to their widest cell; numbers right-aligned."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str], right: Sequence[bool]) -> str:
+        out = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)]
+        return "  ".join(out).rstrip()
+
+    right = [bool(cells) and all(_is_number(r[i]) for r in cells) for i in range(len(headers))]
+    return "\n".join([line(list(headers), right), *(line(r, right) for r in cells)])
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", "").split(" ")[0])
+    except ValueError:
+        return text in ("NULL", "-")
+    return True
+
+
+def format_duration(ms: int | None) -> str:
+    """``1234`` → ``"1.23 s"``; minutes past 100 s."""
+    if ms is None:
+        return "-"
+    seconds = ms / 1000
+    return f"{seconds:.2f} s" if seconds < 100 else f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+
+
+def write_result(result: QueryResult, fmt: str, output: str | None) -> int:
+    """Write ``result`` in ``fmt`` to ``output`` (a local file) or stdout; returns the row count."""
+    if fmt == "parquet" and output is None and sys.stdout.isatty():
+        raise CliError("parquet is binary: give --output FILE or redirect stdout")
+    reader = result.to_arrow_reader(_BATCH_ROWS)
+    if fmt == "table":
+        table: pa.Table = reader.read_all()
+        count: int = table.num_rows
+        text = plain_table(table.column_names, zip(*(c.to_pylist() for c in table.columns)) if table.num_rows else [])
+        noun = "row" if count == 1 else "rows"
+        _emit_text(f"{text}\n({count:,} {noun})\n", output)
+        return count
+    if output is not None:
+        with open(output, "wb") as handle:
+            return _stream(reader, fmt, handle)
+    rows = _stream(reader, fmt, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
+    return rows
+
+
+def _stream(reader: pa.RecordBatchReader, fmt: str, handle: IO[bytes]) -> int:
+    rows = 0
+    if fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        with pacsv.CSVWriter(handle, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+    elif fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetWriter(handle, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+    else:
+        for batch in reader:
+            handle.write(b"".join(orjson.dumps(r, default=str) + b"\n" for r in batch.to_pylist()))
+            rows += batch.num_rows
+    return rows
+
+
+def _emit_text(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)

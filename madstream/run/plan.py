@@ -1,0 +1,57 @@
+"""The run plan: one asset configuration, rendered and frozen, with everything a run needs.
+
+The API layer builds a :class:`RunPlan` from a ``DataAsset`` (templates rendered, arguments
+bound, storage chosen); the run layer executes it and never sees the asset itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..storage.store import FileStore
+
+__all__ = ["RunPlan"]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What to run, where its files go, and how long a result stays fresh."""
+
+    #: Where every file of the run is written.
+    store: FileStore
+    #: The configuration's rendered name and result path template (``x/a.parquet|csv``).
+    name: str
+    path: str
+    #: Every result file (one per type in ``path``).
+    results: tuple[str, ...]
+    #: The folder of the run's fragments (before snapshot partitions).
+    fragment_base: str
+    #: ``json``, ``parquet`` or ``csv``.
+    fragment_type: str
+    #: Constant columns added to result rows (hive keys written into ``artifacts_dir``).
+    extras: tuple[tuple[str, Any], ...]
+    #: A stable id of the configuration (name, paths and arguments).
+    asset_id: str
+    #: The bound arguments as sorted JSON (recorded with every run).
+    parameters: str
+    #: Keep each run's fragments under ``year=/month=/day=/runtime=`` instead of replacing them.
+    snapshot: bool
+    #: Reuse a successful result younger than this (across processes).
+    cache_expiration: dt.timedelta | None
+    #: The extract function and the arguments to call it with.
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def fragment_dir(self, runtime: dt.datetime) -> str:
+        """Where a run started at ``runtime`` writes its fragments."""
+        if not self.snapshot:
+            return self.fragment_base
+        return posixpath.join(
+            self.fragment_base, f"year={runtime.year}", f"month={runtime.month}", f"day={runtime.day}",
+            f"runtime={runtime.replace(tzinfo=None).isoformat()}",
+        )

@@ -1,0 +1,113 @@
+"""Channel: source → normalize → bounded channel → writer, with backpressure.
+
+The producer pulls batches from the source (sync generators in a worker thread), normalizes
+each in the run's normalize thread, and sends the pages into a bounded memory stream; the
+consumer hands each to a blocking writer in the run's write thread. Extraction, normalization
+and writing overlap, and a fast producer waits when the channel is full, so memory stays flat.
+
+Normalizing and writing each keep one thread for the whole run (:class:`StageThread`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import anyio
+import pyarrow as pa
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ..base.errors import ExtractError, MadstreamError
+from ..base.types import Encoded
+from .normalize import Page, normalize
+from .source import iter_raw_batches
+from .threads import StageThread
+
+__all__ = ["CHANNEL_BATCHES", "Write", "pump", "unwrap_group"]
+
+#: Pages in flight between normalize and write.
+CHANNEL_BATCHES = 4
+
+#: The writer's side of the channel: a record batch and, when normalizing made them, its JSON lines.
+Write = Callable[[pa.RecordBatch, Encoded | None], None]
+
+
+def unwrap_group(exc: BaseException) -> BaseException:
+    """The first real error inside (possibly nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        inner = [e for e in exc.exceptions if not isinstance(e, anyio.get_cancelled_exc_class())]
+        exc = (inner or list(exc.exceptions))[0]
+    return exc
+
+
+async def pump(data: object, write: Write, *, asset: str, path: str | None = None, json_lines: bool = False) -> int:
+    """Stream every batch of ``data`` into ``write``; returns the number of source batches.
+
+    ``write`` gets each record batch and, with ``json_lines``, the same rows as JSON lines when
+    normalizing produced them (see :func:`normalize`), else ``None``.
+    """
+    send, receive = anyio.create_memory_object_stream[Page](CHANNEL_BATCHES)
+    normalizer, writer = StageThread("normalize"), StageThread("write")
+    producer = _Producer(asset, path, json_lines, normalizer)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(producer.run, data, send)
+            tg.start_soon(_consume, receive, writer, write)
+    except BaseExceptionGroup as group:
+        raise unwrap_group(group) from None
+    finally:
+        normalizer.close()
+        writer.close()
+    return producer.count
+
+
+class _Producer:
+    """Pulls the source's batches, normalizes them in their own thread, and sends the pages."""
+
+    def __init__(self, asset: str, path: str | None, json_lines: bool, normalizer: StageThread) -> None:
+        self.asset, self.path, self.json_lines = asset, path, json_lines
+        self.normalizer = normalizer
+        #: Source batches pulled so far (the number of the one being normalized).
+        self.count = 0
+
+    async def run(self, data: object, send: MemoryObjectSendStream[Page]) -> None:
+        async with send:
+            async for raw in self._raw_batches(data):
+                for page in await self._pages(raw):
+                    await send.send(page)
+
+    async def _raw_batches(self, data: object) -> AsyncIterator[object]:
+        """The source's batches; its failures become errors naming the asset, path and batch."""
+        source = iter_raw_batches(data).__aiter__()
+        while True:
+            try:
+                raw = await source.__anext__()
+            except StopAsyncIteration:
+                return
+            except MadstreamError as exc:
+                raise exc.at(asset=self.asset, path=self.path) from exc.__cause__
+            except Exception as exc:
+                raise ExtractError(
+                    f"the extract function raised {type(exc).__name__}: {exc}",
+                    asset=self.asset, path=self.path, batch=self.count + 1,
+                    hint="fix the function or its input; the previous result is unchanged",
+                ) from exc
+            self.count += 1
+            yield raw
+
+    async def _pages(self, raw: object) -> list[Page]:
+        if isinstance(raw, pa.RecordBatch):
+            return [Page(raw)] if raw.num_rows else []
+        try:
+            return await self.normalizer.run(_normalize, raw, self.asset, self.count, self.json_lines)
+        except MadstreamError as exc:
+            raise exc.at(path=self.path) from exc.__cause__
+
+
+async def _consume(receive: MemoryObjectReceiveStream[Page], writer: StageThread, write: Write) -> None:
+    async with receive:
+        async for page in receive:
+            await writer.run(write, page.batch, page.json)
+
+
+def _normalize(raw: object, asset: str, batch: int, json_lines: bool) -> list[Page]:
+    return normalize(raw, asset=asset, batch=batch, json_lines=json_lines)

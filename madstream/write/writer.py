@@ -1,0 +1,196 @@
+"""Write: one run's batches → fragment files and result file(s), as the batches stream by.
+
+Each non-empty batch becomes one fragment file (in the artifact file type) and is appended to
+every result file. The result is never rebuilt from the fragments: it is written once, while the
+data passes. Only when the schema widens mid-run does a parquet or CSV result roll over to a new
+part; the parts are merged into the final file at close (JSON lines need no merge: the column
+types are recorded and applied on read).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..base.types import STREAM_BATCH_ROWS, Encoded
+from ..commit.transaction import Transaction
+from ..query.scan import scan_sql
+from ..storage.store import FileStore
+from .schema import SchemaTracker, conform
+from .sinks import Sink, encode, filetype_of, open_sink, write_fragment
+from .typenames import duckdb_types
+
+__all__ = ["Layout", "RunWriter", "WriteStats", "fragment_name"]
+
+
+def fragment_name(index: int, filetype: str) -> str:
+    """The file name of the ``index``-th (1-based) fragment of a run."""
+    return f"fragment={index:06d}.{filetype}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one run's files go (final, storage-relative paths)."""
+
+    results: tuple[str, ...]
+    fragment_dir: str | None = None
+    fragment_type: str = "json"
+    #: Constant columns added to result rows (hive keys the user wrote into ``artifacts_dir``).
+    extras: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass
+class WriteStats:
+    """What a run wrote."""
+
+    rows: int = 0
+    batches: int = 0
+    bytes: int = 0
+    fragments: list[str] = field(default_factory=list)
+    schema: pa.Schema | None = None
+    schema_changes: list[str] = field(default_factory=list)
+
+    @property
+    def column_types(self) -> dict[str, str]:
+        return duckdb_types(self.schema) if self.schema is not None else {}
+
+
+@dataclass
+class _Result:
+    final: str
+    filetype: str
+    parts: list[tuple[str, pa.Schema]] = field(default_factory=list)
+    sink: Sink | None = None
+
+
+class RunWriter:
+    """Synchronous writer of one run; call it from a worker thread."""
+
+    def __init__(self, store: FileStore, txn: Transaction, layout: Layout) -> None:
+        self.store = store
+        self.txn = txn
+        self.layout = layout
+        self.tracker = SchemaTracker()
+        self.stats = WriteStats()
+        self._results = [_Result(p, filetype_of(p)) for p in layout.results]
+        self._extras_cache: dict[int, list[pa.Array]] = {}
+
+    # -- per batch -----------------------------------------------------------------------------
+    def write(self, batch: pa.RecordBatch, json: Encoded | None = None) -> None:
+        """Append ``batch``; ``json`` is the same rows as JSON lines, if the caller has them."""
+        observed, changed = self.tracker.observe(batch)
+        if observed is not batch:  # conformed to a wider schema: encode what is written
+            batch, json = observed, None
+        self.stats.batches += 1
+        self.stats.rows += batch.num_rows
+        # Each text encoding is made once and shared by the fragment and the results of its type.
+        encoded: dict[str, Encoded | None] = {"json": json} if json is not None else {}
+        if self.layout.fragment_dir is not None:
+            kind = self.layout.fragment_type
+            if kind not in encoded:
+                encoded[kind] = encode(batch, kind)
+            name = fragment_name(self.stats.batches, kind)
+            temp = self.txn.stage_in(self.layout.fragment_dir, name)
+            self.stats.bytes += write_fragment(self.store, temp, batch, kind, encoded[kind])
+            self.stats.fragments.append(posixpath.join(self.layout.fragment_dir, name))
+        out = self._with_extras(batch)
+        for result in self._results:
+            if result.sink is None or (changed and result.filetype != "json"):
+                self._roll(result, out.schema)
+            assert result.sink is not None
+            # A JSON or CSV result holds the very same lines as the encoding made for the
+            # fragment (a CSV sink drops the repeated header itself), unless extras were added.
+            result.sink.write(out, None if self.layout.extras else encoded.get(result.filetype))
+
+    @property
+    def json_lines(self) -> bool:
+        """Whether this writer uses JSON lines (then :func:`pump` should offer them)."""
+        kinds = [r.filetype for r in self._results]
+        if self.layout.fragment_dir is not None:
+            kinds.append(self.layout.fragment_type)
+        return "json" in kinds
+
+    def _with_extras(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        extras = [(k, v) for k, v in self.layout.extras if k not in batch.schema.names]
+        if not extras:
+            return batch
+        arrays = self._extras_cache.get(batch.num_rows)
+        if arrays is None:
+            arrays = [pa.array([v] * batch.num_rows) for _, v in extras]
+            self._extras_cache = {batch.num_rows: arrays}
+        for (name, _), arr in zip(extras, arrays):
+            batch = batch.append_column(name, arr)
+        return batch
+
+    def _roll(self, result: _Result, schema: pa.Schema) -> None:
+        if result.sink is not None:
+            self.stats.bytes += result.sink.close()
+        if not result.parts:
+            temp = self.txn.stage(result.final)
+        else:
+            temp = self.txn.scratch_file(result.final, f"part{len(result.parts)}")
+        result.parts.append((temp, schema))
+        result.sink = open_sink(self.store, temp, result.filetype, schema)
+
+    # -- at the end ----------------------------------------------------------------------------
+    def close(self) -> WriteStats:
+        """Finish every file; merge result parts if the schema changed mid-run."""
+        final_schema = self._with_extras_schema()
+        for result in self._results:
+            if result.sink is None:  # no rows at all: an empty result file still gets published
+                self._roll(result, final_schema)
+            assert result.sink is not None
+            self.stats.bytes += result.sink.close()
+            result.sink = None
+            if len(result.parts) > 1 and result.filetype != "json":
+                self._merge(result, final_schema)
+        self.stats.schema = final_schema
+        self.stats.schema_changes = list(self.tracker.changes)
+        return self.stats
+
+    def abort(self) -> None:
+        """Close every open file after a failure (blocking; the transaction then deletes them)."""
+        for result in self._results:
+            if result.sink is not None:
+                with contextlib.suppress(Exception):  # the run's own error is the one to report
+                    result.sink.close()
+                result.sink = None
+
+    def _with_extras_schema(self) -> pa.Schema:
+        schema = self.tracker.schema or pa.schema([])
+        for name, value in self.layout.extras:
+            if name not in schema.names:
+                schema = schema.append(pa.field(name, pa.array([value]).type))
+        return schema
+
+    def _merge(self, result: _Result, schema: pa.Schema) -> None:
+        """Rewrite the parts of a result as one file with the final schema, batch by batch."""
+        first_temp = result.parts[0][0]
+        merged = self.txn.scratch_file(result.final, "merged")
+        sink = open_sink(self.store, merged, result.filetype, schema)
+        for temp, part_schema in result.parts:
+            for batch in self._read_part(temp, result.filetype, part_schema):
+                sink.write(conform(batch, schema))
+        self.stats.bytes += sink.close()
+        self.store.move_sync(merged, first_temp)
+
+    def _read_part(self, path: str, filetype: str, schema: pa.Schema) -> Any:
+        if filetype == "parquet":
+            native = self.store.native(path)
+            source = native if native is not None else self.store.open_sync(path, "rb")
+            yield from pq.ParquetFile(source).iter_batches(batch_size=STREAM_BATCH_ROWS)
+            return
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            sql = scan_sql(self.store, [path], "csv", {}, duckdb_types(schema), con=con)
+            reader = con.sql(f"FROM {sql}").to_arrow_reader(STREAM_BATCH_ROWS)
+            yield from reader
+        finally:
+            con.close()
