@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from madstream import ArgumentError, DataAsset, PathEscapeError, TemplateError, asset
+from madstream import ArgumentError, DataAsset, DefinitionError, PathEscapeError, TemplateError, asset
 
 pytestmark = pytest.mark.anyio
 
@@ -102,5 +102,5 @@ def test_names_are_sanitized() -> None:
 
 
 def test_unknown_option_is_rejected() -> None:
-    with pytest.raises(Exception, match="unknown option"):
+    with pytest.raises(DefinitionError, match="unknown option"):
         dataset.with_options(colour="red")

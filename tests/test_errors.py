@@ -45,3 +45,17 @@ def test_bad_declarations_fail_at_definition() -> None:
         asset("a.parquet", artifact_filetype="xml")(lambda: [])  # type: ignore[arg-type]
     with pytest.raises(DefinitionError, match=r"result type `txt`.*\.parquet, \.json or \.csv"):
         asset("a.txt")(lambda: [])
+
+
+async def test_a_value_the_widened_column_cannot_hold_fails_the_run_with_a_schema_error(storage_root) -> None:
+    from madstream import SchemaError
+
+    @asset("s/out.parquet", name="mixed")
+    async def mixed():
+        yield [{"v": 2**53 + 1}]
+        yield [{"v": 1.5}]  # int64 with float64 widens to double, which cannot hold 2**53 + 1
+
+    with pytest.raises(SchemaError, match=r"asset `mixed`, path `s/out.parquet`, column `v`: values of type int64") as info:
+        await mixed()
+    assert "9007199254740993" not in str(info.value)  # no row data in messages
+    assert not (storage_root / "s" / "out.parquet").exists()

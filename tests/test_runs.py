@@ -142,6 +142,33 @@ async def test_leftovers_of_killed_runs_are_swept_once_they_are_a_day_old(storag
     assert (await swept.query("SELECT x")).fetchall() == [(1,)]
 
 
+async def test_every_kind_of_leftover_is_swept_catalog_records_included(storage_root: Path) -> None:
+    import time
+
+    from madstream.commit.staging import STALE_AFTER, leftover_time, staged_file, staging_folder
+
+    old = f"{int(time.time() - STALE_AFTER - 60):08x}" + "0badc0de"
+    planted = [
+        staged_file("kinds/out.parquet", old, "part1"),  # a result part before a merge
+        staged_file("kinds/out.parquet", old, "merged"),  # the merge itself
+        staged_file("_asset_metadata/result_owners/0123abcd.json", old),  # an owner record
+        staging_folder("kinds/_artifacts/asset=kinds", old) + "/fragment=000001.json",
+    ]
+    for rel in planted:
+        (storage_root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (storage_root / rel).write_bytes(b"left by a killed run")
+    assert all(leftover_time(Path(rel).name) is not None for rel in planted[:3])
+
+    @asset("kinds/out.parquet", name="kinds")
+    async def kinds():
+        yield [{"x": 1}]
+
+    await kinds()
+    left = [p.relative_to(storage_root).as_posix() for p in storage_root.rglob(".*")]
+    assert left == []
+    assert (await kinds.query("SELECT x")).fetchall() == [(1,)]
+
+
 async def test_cache_is_shared_across_processes(storage_root: Path, tmp_path: Path) -> None:
     module = tmp_path / "cached_job.py"
     module.write_text(textwrap.dedent("""

@@ -1,15 +1,15 @@
 """Find the asset a command names (``module:attr`` or ``file.py:attr``) and bind its ``--arg`` values.
 
-``--arg`` values arrive as text; each is converted to the type its parameter is annotated with
+``--arg`` values arrive as text; pydantic converts each to the type its parameter is annotated with
 (int, float, bool, Decimal, date, datetime, time, UUID, Path, enums, Literal, Optional/unions and
 ``list[...]`` as comma-separated items), so ``--arg day=2026-01-31`` reaches a ``day: date`` as a date.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
+import contextlib
 import enum
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -17,17 +17,18 @@ import os
 import sys
 import types
 import typing
-import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pydantic
 
 from ..api.asset import DataAsset
 
 __all__ = ["CliError", "bind_arguments", "convert", "load_asset", "require_all"]
 
-_TRUE = {"1", "true", "yes", "y", "on"}
-_FALSE = {"0", "false", "no", "n", "off"}
-_NONE = {"none", "null"}
+_NONE = {"none", "null"}  # the words for None, when the type is optional
+_SEQUENCES = (list, tuple, set, frozenset)  # given as comma-separated items
 
 
 class CliError(Exception):
@@ -88,7 +89,7 @@ def bind_arguments(asset: DataAsset, pairs: list[str]) -> DataAsset:
         annotation = hints.get(key, param.annotation)
         try:
             kwargs[key] = convert(text, annotation)
-        except (ValueError, TypeError, decimal.InvalidOperation) as exc:
+        except (ValueError, TypeError) as exc:
             raise CliError(f"--arg {key}={text!r}: expected {_type_name(annotation)} ({exc})") from exc
     return asset.with_arguments(**kwargs)
 
@@ -109,52 +110,74 @@ def require_all(asset: DataAsset) -> DataAsset:
 
 
 def convert(text: str, annotation: Any) -> Any:
-    """``text`` as a value of ``annotation`` (text stays text when there is no usable annotation)."""
+    """``text`` as a value of ``annotation``, validated by pydantic (text stays text without a usable annotation).
+
+    Beyond pydantic's own string parsing: ``none``/``null`` is None for optional types, list-like types take
+    comma-separated items, and an enum member's name (or a Literal choice as written) is accepted as a fallback.
+    Errors are a ``ValueError`` whose message is pydantic's first error, on one line.
+    """
     if annotation in (inspect.Parameter.empty, Any, str) or isinstance(annotation, str):
         return text
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(annotation)
-        if type(None) in options and text.strip().lower() in _NONE:
-            return None
-        errors = []
-        for option in (o for o in options if o is not type(None)):
-            try:
-                return convert(text, option)
-            except (ValueError, TypeError, decimal.InvalidOperation) as exc:
-                errors.append(str(exc))
-        raise ValueError("; ".join(errors))
-    if origin is typing.Literal:
-        for choice in typing.get_args(annotation):
-            if str(choice) == text:
-                return choice
-        raise ValueError(f"choose one of {', '.join(map(str, typing.get_args(annotation)))}")
-    if origin in (list, tuple, set, frozenset):
-        (item,) = typing.get_args(annotation)[:1] or (str,)
-        items = [convert(part.strip(), item) for part in text.split(",") if part.strip()]
-        return origin(items)
-    if annotation is bool:
-        lowered = text.strip().lower()
-        if lowered in _TRUE | _FALSE:
-            return lowered in _TRUE
-        raise ValueError("use true/false, yes/no or 1/0")
-    if annotation is dt.datetime:
-        return dt.datetime.fromisoformat(text)
-    if annotation is dt.date:
-        return dt.date.fromisoformat(text)
-    if annotation is dt.time:
-        return dt.time.fromisoformat(text)
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        try:
-            return annotation(text)
-        except ValueError:
-            if text in annotation.__members__:
-                return annotation[text]
-            raise ValueError(f"choose one of {', '.join(annotation.__members__)}") from None
-    if annotation in (int, float, decimal.Decimal, uuid.UUID, Path) or isinstance(annotation, type):
-        return annotation(text)
+    options = _options(annotation)
+    if type(None) in options and text.strip().lower() in _NONE:
+        return None
+    try:
+        adapter = _adapter(annotation)
+    except pydantic.PydanticSchemaGenerationError:
+        if isinstance(annotation, type):
+            return annotation(text)  # a class pydantic knows nothing of: its constructor takes the text
+        raise TypeError(f"cannot convert text to {_type_name(annotation)}") from None
+    sequences = [o for o in options if (typing.get_origin(o) or o) in _SEQUENCES]
+    value: Any = text
+    fallback = _named(text, options)
+    validate: Callable[[Any], Any] = adapter.validate_strings
+    if sequences:  # validate_strings takes one string: the items are validated as a list of Python strings
+        value = [part.strip() for part in text.split(",") if part.strip()]
+        item_types = [a for sequence in sequences for a in typing.get_args(sequence)]
+        fallback = [_named(item, item_types) for item in value]
+        validate = adapter.validate_python
+    try:
+        return validate(value)
+    except pydantic.ValidationError as exc:
+        if fallback != value:  # an enum member by its name, a Literal choice as written
+            with contextlib.suppress(pydantic.ValidationError):
+                return adapter.validate_python(fallback)
+        raise ValueError(exc.errors()[0]["msg"]) from exc  # pydantic's first problem, without its dump and URL
+
+
+def _options(annotation: Any) -> tuple[Any, ...]:
+    """The members of a union (``Optional[X]`` is ``X | None``), else just ``annotation``."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def _named(text: str, annotations: list[Any] | tuple[Any, ...]) -> Any:
+    """The enum member named ``text`` or the Literal choice spelled ``text`` among ``annotations``, else ``text``."""
+    for annotation in (o for a in annotations for o in _options(a)):
+        if isinstance(annotation, type) and issubclass(annotation, enum.Enum) and text in annotation.__members__:
+            return annotation[text]
+        if typing.get_origin(annotation) is typing.Literal:
+            for choice in typing.get_args(annotation):
+                if str(choice) == text:
+                    return choice
     return text
 
 
+@functools.lru_cache(maxsize=256)
+def _cached_adapter(annotation: Any) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(annotation)
+
+
+def _adapter(annotation: Any) -> pydantic.TypeAdapter[Any]:
+    """pydantic's validator for ``annotation``, built once per (hashable) annotation."""
+    try:
+        hash(annotation)
+    except TypeError:  # e.g. Annotated[...] with a dict in its metadata: build it each time
+        return pydantic.TypeAdapter(annotation)
+    return _cached_adapter(annotation)
+
+
 def _type_name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", None) or str(annotation)
+    """``date`` for a class, ``list[int]`` or ``Literal['a', 'b']`` for the rest."""
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")

@@ -117,6 +117,8 @@ def storage_protocol(connection: duckdb.DuckDBPyConnection, store: FileStore) ->
             protocol = _protocols[store] = f"mad{next(_numbers)}"
         if not connection.filesystem_is_registered(protocol):
             cls = type(f"StoreFileSystem_{protocol}", (StoreFileSystem,), {"protocol": protocol})
-            connection.register_filesystem(cls(store, weak=True))
+            fs = cls(store, weak=True)
+            fs.storage_args = ()  # fsspec's metaclass keeps the constructor's args: a strong ref to the store
+            connection.register_filesystem(fs)
             weakref.finalize(store, _dead.append, (connection, protocol))
     return protocol

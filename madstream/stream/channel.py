@@ -53,7 +53,8 @@ async def pump(data: object, write: Write, *, asset: str, path: str | None = Non
             tg.start_soon(producer.run, data, send)
             tg.start_soon(_consume, receive, writer, write)
     except BaseExceptionGroup as group:
-        raise unwrap_group(group) from None
+        inner = unwrap_group(group)
+        raise inner from inner.__cause__  # the group goes; the error keeps its own cause
     finally:
         normalizer.close()
         writer.close()

@@ -46,6 +46,9 @@ def unify_types(a: pa.DataType, b: pa.DataType) -> pa.DataType:
     if pa.types.is_decimal(a) and pa.types.is_integer(b) or pa.types.is_integer(a) and pa.types.is_decimal(b):
         dec, num = (a, b) if pa.types.is_decimal(a) else (b, a)
         return _decimal(max(dec.precision - dec.scale, _DIGITS[num]), dec.scale)
+    if pa.types.is_decimal(a) and pa.types.is_decimal(b):
+        scale = max(a.scale, b.scale)
+        return _decimal(max(a.precision - a.scale, b.precision - b.scale), scale)
     if _is_number(a) and _is_number(b):
         return pa.float64()
     if pa.types.is_struct(a) and pa.types.is_struct(b):
@@ -59,9 +62,6 @@ def unify_types(a: pa.DataType, b: pa.DataType) -> pa.DataType:
         return pa.large_list(item) if large else pa.list_(item)
     if pa.types.is_timestamp(a) and pa.types.is_timestamp(b) and a.tz == b.tz:
         return a if _UNITS[a.unit] >= _UNITS[b.unit] else b
-    if pa.types.is_decimal(a) and pa.types.is_decimal(b):
-        scale = max(a.scale, b.scale)
-        return _decimal(max(a.precision - a.scale, b.precision - b.scale), scale)
     return _TEXT
 
 
@@ -146,6 +146,10 @@ def _cast(arr: pa.Array, target: pa.DataType) -> pa.Array:
     if _is_list(target) and _is_list(arr.type) and _is_text(target.value_type) and not _is_text(arr.type.value_type):
         flat = _as_text(arr.flatten())
         offsets = arr.offsets
+        if offsets[0].as_py():  # a sliced array: flatten() starts at its first value, so must the offsets
+            import pyarrow.compute as pc
+
+            offsets = pc.subtract(offsets, offsets[0])
         cls = pa.LargeListArray if pa.types.is_large_list(target) else pa.ListArray
         return cls.from_arrays(offsets.cast(pa.int64() if cls is pa.LargeListArray else pa.int32()), flat, mask=arr.is_null())
     return arr.cast(target)

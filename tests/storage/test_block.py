@@ -82,3 +82,67 @@ def test_local_materialize_never_imports_prefect(tmp_path: Path) -> None:
     env = {**os.environ, "FILESYSTEM_URL": f"file://{tmp_path}", "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_used_block_pickles_with_its_secrets_and_reads_back(sftp_server: SFTPServer) -> None:
+    import pickle
+
+    (sftp_server.root / "pickled").mkdir(exist_ok=True)
+    FsspecFileSystem: Any = madstream.FsspecFileSystem
+    block = FsspecFileSystem(basepath=sftp_server.url("pickled"), storage_options=sftp_server.options())
+    storage = block.as_storage()
+    await block.write_path("notes/a.txt", b"before pickling")
+    assert block.as_storage() is storage  # one connection per block, opened above
+
+    back = pickle.loads(pickle.dumps(block))
+    assert back.basepath == sftp_server.url("pickled")
+    assert back.storage_options.get_secret_value() == sftp_server.options()
+    assert await back.read_path("notes/a.txt") == b"before pickling"
+    assert back.as_storage() is not storage  # the unpickled block connected anew
+    assert back.as_storage().url == storage.url
+    assert block.as_storage() is storage  # pickling did not drop the original's connection
+    for text in (repr(block), str(block), repr(back), str(back), repr(back.as_storage())):
+        assert sftp_server.password not in text
+    assert repr(back) == f"FsspecFileSystem(basepath={sftp_server.url('pickled')!r}, storage_options=SecretDict('**********'))"
+
+
+async def test_put_directory_honours_an_ignore_file(tmp_path: Path) -> None:
+    source = tmp_path / "project"
+    for rel, content in {
+        "flow.py": b"flow",
+        "build.txt": b"not the build folder",
+        "app.log": b"noise",
+        "sub/keep.py": b"keep",
+        "sub/debug.log": b"noise",
+        "build/out.bin": b"artifact",
+        "sub/build/deep.bin": b"artifact",
+    }.items():
+        (source / rel).parent.mkdir(parents=True, exist_ok=True)
+        (source / rel).write_bytes(content)
+    ignore = tmp_path / ".prefectignore"
+    ignore.write_text("# comments and blank lines are fine\n\n*.log\nbuild/\n", encoding="utf-8")
+
+    FsspecFileSystem: Any = madstream.FsspecFileSystem
+    block = FsspecFileSystem(basepath=f"file://{tmp_path / 'remote'}")
+    uploaded = await block.put_directory(str(source), "deploy", ignore_file=str(ignore))
+    assert uploaded == 3
+    remote = tmp_path / "remote"
+    landed = sorted(p.relative_to(remote).as_posix() for p in remote.rglob("*") if p.is_file())
+    assert landed == ["deploy/build.txt", "deploy/flow.py", "deploy/sub/keep.py"]
+    assert await block.read_path("deploy/sub/keep.py") == b"keep"
+    # Without an ignore file everything goes up.
+    assert await block.put_directory(str(source), "all") == 7
+
+
+async def test_block_name_of_a_missing_block_says_how_to_fix_it(
+    prefect_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FILESYSTEM_BLOCK_NAME", "madstream-no-such-block")
+    with pytest.raises(madstream.PermanentStorageError) as caught:
+        await get_fs()
+    message = str(caught.value)
+    assert "madstream-no-such-block" in message
+    assert "FILESYSTEM_BLOCK_NAME" in message
+    assert 'FsspecFileSystem(basepath=...).save("madstream-no-such-block")' in message
+    assert caught.value.transient is False
+    assert isinstance(caught.value.__cause__, ValueError)
