@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from madstream import DataAssetRun, ExtractError, asset
@@ -80,8 +81,8 @@ async def test_expired_cache_runs_again() -> None:
     assert len(calls) == 2
 
 
-async def test_a_cached_result_overwritten_by_another_configuration_is_not_served() -> None:
-    # The path leaves out `region`: both configurations write the same file, with the same size.
+async def test_configurations_sharing_a_path_each_read_their_own_version(storage_root: Path) -> None:
+    # The path leaves out `region`: both configurations publish at the same file, with the same size.
     calls: list[str] = []
 
     @asset("shared/latest.parquet", name="shared", cache_expiration=dt.timedelta(hours=1))
@@ -91,82 +92,65 @@ async def test_a_cached_result_overwritten_by_another_configuration_is_not_serve
 
     eu, us = shared.with_arguments("eu"), shared.with_arguments("us")
     await eu()
-    await us()  # overwrites shared/latest.parquet
-    assert (await eu.query("SELECT region")).fetchall() == [("eu",)]  # runs again: the file is us's
-    await eu()  # ... and now eu's result is back in place, so this one is cached
-    assert calls == ["eu", "us", "eu"]
+    await us()  # the seed's path now shows us's rows ...
+    assert pq.read_table(storage_root / "shared" / "latest.parquet").to_pylist() == [{"region": "us"}]
+    # ... but each configuration reads its own committed version, cached, without running again
+    assert (await eu.query("SELECT region")).fetchall() == [("eu",)]
     assert (await us.query("SELECT region")).fetchall() == [("us",)]
-    assert calls == ["eu", "us", "eu", "us"]
+    await eu()
+    assert calls == ["eu", "us"]
+    assert [(v.version, v.parameters) for v in await eu.versions()] == [(1, '{"region":"eu"}')]
+    assert [(v.version, v.parameters) for v in await us.versions()] == [(2, '{"region":"us"}')]
 
 
-def test_a_result_two_runs_raced_for_is_trusted_by_neither() -> None:
-    from madstream.api.config import current_storage
-    from madstream.commit.catalog import Manifest, claim_results, owns_results, verify_claims
-
-    storage = current_storage()
-    now = dt.datetime.now(dt.UTC)
-    a, b = (Manifest(asset_id=i, asset_name="x", run_id=i, materialized=now, results=["race/out.parquet"]) for i in "ab")
-    claim_results(storage, a.results, "a")
-    claim_results(storage, b.results, "b")  # b claims while a is publishing
-    verify_claims(storage, a.results, "a")  # a finds b's claim: nobody can tell whose file is there
-    assert not owns_results(storage, a) and not owns_results(storage, b)
-    claim_results(storage, b.results, "b")
-    verify_claims(storage, b.results, "b")  # a run on its own keeps its claim
-    assert owns_results(storage, b)
-
-
-async def test_leftovers_of_killed_runs_are_swept_once_they_are_a_day_old(storage_root: Path) -> None:
+def _txn_id(age: float) -> str:
     import time
 
+    return f"{int(time.time() - age):08x}" + "ab12cd34"
+
+
+async def test_what_killed_runs_leave_is_vacuumed_once_it_is_a_day_old(storage_root: Path) -> None:
     from madstream.commit.staging import STALE_AFTER
+    from madstream.commit.versions import Dataset
+    from madstream.storage.store import FileStore
 
-    def txn_id(age: float) -> str:
-        return f"{int(time.time() - age):08x}" + "ab12cd34"
-
-    old, recent = txn_id(STALE_AFTER + 60), txn_id(60)
-    fragments = storage_root / "swept" / "_artifacts" / "asset=swept"
-    for tid in (old, recent):  # what a killed run leaves: a staging folder and a result temp file
-        (fragments / f".staging-{tid}").mkdir(parents=True)
-        (fragments / f".staging-{tid}" / "fragment=000001.json").write_text("{}")
-        (storage_root / "swept" / f".out.parquet.{tid}.tmp").write_bytes(b"partial")
-    (storage_root / "swept" / ".keep.me").write_text("not ours")
+    old, recent = _txn_id(STALE_AFTER + 60), _txn_id(60)
+    runs = storage_root / Dataset(FileStore(f"file://{storage_root}"), "swept/out.parquet").root / "runs"
+    for tid in (old, recent):  # what a killed run leaves: its run folder, never anything in the user's folders
+        (runs / tid / "fragments").mkdir(parents=True)
+        (runs / tid / "fragments" / "fragment=000001.json").write_text("{}")
 
     @asset("swept/out.parquet", name="swept")
     async def swept():
         yield [{"x": 1}]
 
-    await swept()
-    hidden = sorted(p.name for p in (storage_root / "swept").iterdir() if p.name.startswith("."))
-    assert hidden == [".keep.me", f".out.parquet.{recent}.tmp"]
-    assert sorted(p.name for p in fragments.iterdir()) == [f".staging-{recent}", "fragment=000001.json"]
+    await swept()  # a commit applies retention: the old leftover goes, the recent one may still be writing
+    [version] = await swept.versions()
+    assert sorted(p.name for p in runs.iterdir()) == sorted([recent, version.run_id])
     assert (await swept.query("SELECT x")).fetchall() == [(1,)]
 
 
-async def test_every_kind_of_leftover_is_swept_catalog_records_included(storage_root: Path) -> None:
-    import time
+async def test_no_temporary_name_ever_appears_in_the_users_folders(storage_root: Path) -> None:
+    pages = {"fail": False}
 
-    from madstream.commit.staging import STALE_AFTER, leftover_time, staged_file, staging_folder
-
-    old = f"{int(time.time() - STALE_AFTER - 60):08x}" + "0badc0de"
-    planted = [
-        staged_file("kinds/out.parquet", old, "part1"),  # a result part before a merge
-        staged_file("kinds/out.parquet", old, "merged"),  # the merge itself
-        staged_file("_asset_metadata/result_owners/0123abcd.json", old),  # an owner record
-        staging_folder("kinds/_artifacts/asset=kinds", old) + "/fragment=000001.json",
-    ]
-    for rel in planted:
-        (storage_root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (storage_root / rel).write_bytes(b"left by a killed run")
-    assert all(leftover_time(Path(rel).name) is not None for rel in planted[:3])
-
-    @asset("kinds/out.parquet", name="kinds")
-    async def kinds():
+    @asset("clean/out.parquet|csv", name="clean")
+    async def clean():
         yield [{"x": 1}]
+        yield [{"x": 2, "y": "b"}]  # a schema change: the parquet and csv results roll over and merge
+        if pages["fail"]:
+            raise ValueError("boom")
 
-    await kinds()
-    left = [p.relative_to(storage_root).as_posix() for p in storage_root.rglob(".*")]
-    assert left == []
-    assert (await kinds.query("SELECT x")).fetchall() == [(1,)]
+    await clean()
+    pages["fail"] = True
+    with pytest.raises(ExtractError):
+        await clean()
+    user = sorted(p.relative_to(storage_root).as_posix() for p in (storage_root / "clean").rglob("*") if p.is_file())
+    assert user == [
+        "clean/_artifacts/asset=clean/fragment=000001.json", "clean/_artifacts/asset=clean/fragment=000002.json",
+        "clean/out.csv", "clean/out.parquet",
+    ]
+    assert (await clean.query("SELECT count(*), count(y)")).fetchall() == [(2, 1)]
+    assert not list((storage_root / "_asset_metadata").rglob("*.tmp"))
 
 
 async def test_cache_is_shared_across_processes(storage_root: Path, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from ..base.errors import QueryError
 from ..base.types import STREAM_BATCH_ROWS, Params
+from ..commit.versions import Dataset, Version
 from ..query.options import ReadCSVOptions, ReadJsonOptions
 from ..query.result import QueryResult, connection, run_query, stream_relation
 from ..query.scan import EMPTY_SQL, scan_sql
@@ -29,6 +30,8 @@ class DataArtifact:
         read_json_options / read_csv_options: DuckDB reader options used by :meth:`query`.
         storage: where the file lives (default: the storage current when the artifact is made;
             the artifact keeps it, so it reads the same place wherever it is used later).
+        source / version: set on an asset's result: the committed version's own file, which
+            queries read (never ``path``, which another run may be replacing), and its number.
 
     >>> artifact = DataArtifact("out/people.parquet", [{"id": 1}])
     >>> await artifact.persist()
@@ -48,6 +51,8 @@ class DataArtifact:
         rows: int | None = None,
         asset: str | None = None,
         storage: FileStore | None = None,
+        source: str | None = None,
+        version: int | None = None,
     ) -> None:
         self.path = path
         self.data = data
@@ -55,6 +60,10 @@ class DataArtifact:
         self.read_csv_options = read_csv_options
         self.filetype = check_filetype(path, asset=asset)
         self.storage: FileStore = storage if storage is not None else current_storage()
+        #: The file queries read: the committed version's own (immutable) file, else ``path``.
+        self.source = source or path
+        #: The committed version this artifact is a result of, if any.
+        self.version = version
         #: DuckDB column types recorded when madstream wrote the file (read JSON/CSV back exactly).
         self.columns = columns
         #: Rows written, when known (0 means the artifact is empty).
@@ -76,7 +85,12 @@ class DataArtifact:
 
     async def exists(self) -> bool:
         """Whether the file exists on storage."""
-        return await anyio.to_thread.run_sync(self.storage.exists_sync, self.path)
+        return await anyio.to_thread.run_sync(self.storage.exists_sync, self.source)
+
+    async def versions(self) -> list[Version]:
+        """The committed versions of the dataset at this artifact's path, oldest first."""
+        dataset = Dataset(self.storage, self.path)
+        return await anyio.to_thread.run_sync(dataset.history)
 
     # -- reading -------------------------------------------------------------------------------
     def _options(self) -> dict[str, Any] | None:
@@ -90,7 +104,7 @@ class DataArtifact:
         """The DuckDB table expression that reads this artifact."""
         if self.rows == 0:
             return EMPTY_SQL
-        return scan_sql(self.storage, [self.path], self.filetype, self._options(), self.columns, con=connection())
+        return scan_sql(self.storage, [self.source], self.filetype, self._options(), self.columns, con=connection())
 
     async def query(self, query_str: str | None = None, params: Params = None) -> QueryResult:
         """``FROM <this file> {query_str}`` with ``params``.
@@ -105,7 +119,7 @@ class DataArtifact:
         except QueryError:
             if self._is_empty():
                 return run_query(EMPTY_SQL, query_str, params, asset=self._asset, path=self.path)
-            if not self.storage.exists_sync(self.path):
+            if not self.storage.exists_sync(self.source):
                 raise QueryError(
                     "the artifact does not exist", asset=self._asset, path=self.path,
                     hint="materialize the asset (await it) or persist the artifact first",
@@ -114,14 +128,14 @@ class DataArtifact:
 
     def _is_empty(self) -> bool:
         storage = self.storage
-        if not storage.exists_sync(self.path):
+        if not storage.exists_sync(self.source):
             return False
-        if storage.size_sync(self.path) == 0:
+        if storage.size_sync(self.source) == 0:
             return True
         if self.filetype == "parquet":
             import pyarrow.parquet as pq
 
-            with storage.open_sync(self.path, "rb") as fh:
+            with storage.open_sync(self.source, "rb") as fh:
                 return len(pq.read_schema(fh).names) == 0
         return False
 

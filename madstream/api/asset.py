@@ -16,22 +16,24 @@ import pyarrow as pa
 
 from ..base.errors import ArgumentError, DefinitionError
 from ..base.types import ARTIFACT_FILE_TYPES, FILE_TYPES, STREAM_BATCH_ROWS, Params
-from ..commit.catalog import Manifest
+from ..commit.retention import DEFAULT_KEEP_FOR, DEFAULT_KEEP_VERSIONS, Vacuumed, vacuum
+from ..commit.versions import Version
 from ..query.options import ReadCSVOptions, ReadJsonOptions
 from ..query.result import QueryResult
 from ..run.lifecycle import current, materialize
 from ..run.plan import RunPlan
-from ..run.results import latest_manifest
+from ..run.results import dataset_of, latest_version
 from .artifact import DataArtifact
 from .config import current_storage
 from .paths import hive_keys, result_paths, result_types
 from .templates import render_name, render_path, sanitize_name
+from .versions import chosen_version, own_versions
 
 __all__ = ["DataAsset", "asset"]
 
 _OPTION_NAMES = (
     "path", "artifacts_dir", "name", "snapshot_artifacts", "artifact_filetype",
-    "read_json_options", "read_csv_options", "cache_expiration",
+    "read_json_options", "read_csv_options", "cache_expiration", "keep_versions", "keep_for",
 )
 
 
@@ -53,6 +55,9 @@ class DataAsset:
         read_json_options: ReadJsonOptions | None = None,
         read_csv_options: ReadCSVOptions | None = None,
         cache_expiration: dt.timedelta | None = None,
+        *,
+        keep_versions: int = DEFAULT_KEEP_VERSIONS,
+        keep_for: dt.timedelta = DEFAULT_KEEP_FOR,
     ) -> None:
         self.fn = fn
         self._path = path
@@ -63,6 +68,8 @@ class DataAsset:
         self.read_json_options = read_json_options
         self.read_csv_options = read_csv_options
         self.cache_expiration = cache_expiration
+        self.keep_versions = keep_versions
+        self.keep_for = keep_for
         self._signature = inspect.signature(fn)
         self._args: tuple[Any, ...] = ()
         self._kwargs: dict[str, Any] = {}
@@ -109,7 +116,7 @@ class DataAsset:
             "path": self._path, "artifacts_dir": self._artifacts_dir, "name": self._name,
             "snapshot_artifacts": self.snapshot_artifacts, "artifact_filetype": self.artifact_filetype,
             "read_json_options": self.read_json_options, "read_csv_options": self.read_csv_options,
-            "cache_expiration": self.cache_expiration,
+            "cache_expiration": self.cache_expiration, "keep_versions": self.keep_versions, "keep_for": self.keep_for,
         }
         current.update(options)
         new = DataAsset(self.fn, **current)
@@ -156,13 +163,16 @@ class DataAsset:
             store=current_storage(), name=name, path=path, results=results, fragment_base=fragment_base,
             fragment_type=self.artifact_filetype, extras=hive_keys(hive_source), asset_id=asset_id,
             parameters=parameters, snapshot=self.snapshot_artifacts, cache_expiration=self.cache_expiration,
+            keep_versions=self.keep_versions, keep_for=self.keep_for,
             fn=self.fn, args=arguments.args, kwargs=arguments.kwargs,
         )
 
-    def _artifact(self, plan: RunPlan, manifest: Manifest) -> DataArtifact:
+    def _artifact(self, plan: RunPlan, version: Version) -> DataArtifact:
+        """The first result of ``version``: shown at the seed's path, read from the version's own file."""
         return DataArtifact(
-            manifest.results[0], None, self.read_json_options, self.read_csv_options,
-            columns=manifest.columns, rows=manifest.rows, asset=manifest.asset_name, storage=plan.store,
+            version.results[0].path, None, self.read_json_options, self.read_csv_options,
+            columns=version.columns, rows=version.rows, asset=version.asset_name, storage=plan.store,
+            source=version.results[0].file, version=version.version,
         )
 
     @property
@@ -209,35 +219,61 @@ class DataAsset:
         plan = target._plan()
         return target._artifact(plan, await materialize(plan))
 
-    async def _current(self) -> DataArtifact:
-        """The result to read: this process's last run, a fresh cached one, or a new run."""
+    async def _current(self, version: int | None = None, as_of: dt.datetime | None = None) -> DataArtifact:
+        """The result to read: a chosen version, else this process's last run, a fresh cached one, or a new run."""
         plan = self._plan()
-        return self._artifact(plan, await current(plan))
+        if version is None and as_of is None:
+            return self._artifact(plan, await current(plan))
+        chosen = await anyio.to_thread.run_sync(lambda: chosen_version(plan, version=version, as_of=as_of))
+        return self._artifact(plan, chosen)
 
     async def _latest(self) -> DataArtifact | None:
-        """The last successful result on storage however old, or ``None`` if there is none."""
+        """The last intact result on storage however old, or ``None`` if there is none."""
         plan = self._plan()
-        manifest = await anyio.to_thread.run_sync(latest_manifest, plan)
-        return None if manifest is None else self._artifact(plan, manifest)
+        found = await anyio.to_thread.run_sync(latest_version, plan)
+        return None if found is None else self._artifact(plan, found)
 
-    async def query(self, query_str: str | None = None, params: Params = None) -> QueryResult:
+    async def query(
+        self, query_str: str | None = None, params: Params = None, *,
+        version: int | None = None, as_of: dt.datetime | None = None,
+    ) -> QueryResult:
         """``FROM <result> {query_str}``; materializes first only if there is no result to read.
 
+        ``version=`` reads that committed version, ``as_of=`` the newest committed at or before
+        that moment (see :meth:`versions`); neither ever runs the extract function.
+
         >>> await orders.query("SELECT city, avg(amount) GROUP BY city")
+        >>> await orders.query("SELECT count(*)", version=3)
         """
-        return await (await self._current()).query(query_str, params)
+        return await (await self._current(version, as_of)).query(query_str, params)
 
     async def stream(
-        self, query_str: str | None = None, *, params: Params = None, batch_rows: int = STREAM_BATCH_ROWS
+        self, query_str: str | None = None, *, params: Params = None, batch_rows: int = STREAM_BATCH_ROWS,
+        version: int | None = None, as_of: dt.datetime | None = None,
     ) -> AsyncIterator[Any]:
-        """Polars frames of at most ``batch_rows`` rows over the query result.
+        """Polars frames of at most ``batch_rows`` rows over the query result (``version=``/``as_of=`` as in :meth:`query`).
 
         >>> async for frame in orders.stream("WHERE amount > 100"):
         ...     print(frame.height)
         """
-        artifact = await self._current()
+        artifact = await self._current(version, as_of)
         async for frame in artifact.stream(query_str, params=params, batch_rows=batch_rows):
             yield frame
+
+    async def versions(self) -> list[Version]:
+        """This configuration's committed versions, oldest first (``version``, ``run_id``,
+        ``committed``, ``rows``, ``parameters``, and every file with its size and checksum)."""
+        plan = self._plan()
+        return await anyio.to_thread.run_sync(own_versions, plan)
+
+    async def vacuum(self) -> Vacuumed:
+        """Remove versions past retention (``keep_versions`` / ``keep_for``), their files, and
+        what killed runs left behind; returns what was removed."""
+        plan = self._plan()
+        dataset = dataset_of(plan)
+        return await anyio.to_thread.run_sync(
+            lambda: vacuum(dataset, keep_versions=plan.keep_versions, keep_for=plan.keep_for)
+        )
 
     async def arrow_batches(self) -> AsyncIterator[pa.RecordBatch]:
         """Materialize (as awaiting the asset does), then every result row as Arrow batches.
@@ -271,6 +307,9 @@ def asset(
     read_json_options: ReadJsonOptions | None = None,
     read_csv_options: ReadCSVOptions | None = None,
     cache_expiration: dt.timedelta | None = None,
+    *,
+    keep_versions: int = DEFAULT_KEEP_VERSIONS,
+    keep_for: dt.timedelta = DEFAULT_KEEP_FOR,
 ) -> Callable[[Callable[..., Any]], DataAsset]:
     """Turn an extract function into a :class:`DataAsset`.
 
@@ -282,6 +321,8 @@ def asset(
         artifact_filetype: ``"json"`` (default), ``"parquet"`` or ``"csv"`` fragments.
         read_json_options / read_csv_options: DuckDB reader options for queries.
         cache_expiration: reuse a successful result younger than this, across processes.
+        keep_versions / keep_for: retention; a version is kept while it is one of the newest
+            ``keep_versions`` or younger than ``keep_for`` (and a configuration's newest always).
 
     >>> @asset("sales/orders.parquet", artifact_filetype="parquet")
     ... async def orders():
@@ -292,7 +333,7 @@ def asset(
     def wrap(fn: Callable[..., Any]) -> DataAsset:
         return DataAsset(
             fn, path, artifacts_dir, name, snapshot_artifacts, artifact_filetype,
-            read_json_options, read_csv_options, cache_expiration,
+            read_json_options, read_csv_options, cache_expiration, keep_versions=keep_versions, keep_for=keep_for,
         )
 
     return wrap

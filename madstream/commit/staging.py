@@ -1,15 +1,16 @@
-"""Temporary names: the one place that names every file or folder a run writes before it publishes.
+"""Temporary names: the one place that names every file madstream writes before it publishes.
 
-Every temporary name is hidden (it starts with a dot, so globs and DuckDB's readers skip it) and
-carries a transaction id whose first 8 hex digits are its creation time in Unix seconds::
+Nothing temporary is ever written inside the user's folders. One-off writes (an artifact, the
+seed's ``write_data``, a collector) stage their files under madstream's own staging folder,
+one folder per transaction, whose name starts with the transaction's creation time::
 
-    <folder>/.staging-<id>/<name>          a fragment, published as <folder>/<name>
-    <folder>/.<name>.<id>.tmp              a result or a catalog record, published as <folder>/<name>
-    <folder>/.<name>.<id>.<tag>.tmp        a working file that is never published (tag: part2, merged)
+    <metadata root>/staging/<txn id>/files/<final path>      published as <final path>
+    <metadata root>/staging/<txn id>/scratch/<final path>.<tag>   a working file, never published
 
-A run that was killed, or whose storage was unreachable when it cleaned up, leaves such names
-behind; :func:`leftover_time` recognises every one of them, so a later commit can delete those
-older than :data:`STALE_AFTER`.
+A run of an asset needs no staging at all: it writes its files once, in a run folder of its
+dataset (see :mod:`.versions`), and a version record makes them visible. A killed transaction
+leaves its staging folder behind; :func:`leftover_time` tells its age, so a later commit deletes
+those older than :data:`STALE_AFTER`.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ import secrets
 import time
 
 from ..storage.paths import clean
+from .catalog import metadata_root
 
-__all__ = ["STALE_AFTER", "leftover_time", "new_transaction_id", "staged_file", "staging_folder"]
+__all__ = [
+    "STALE_AFTER", "leftover_time", "new_transaction_id", "scratch_path", "staged_path", "staging_root", "transaction_folder",
+]
 
-#: Age after which another run's leftover temporary files are deleted (seconds).
+#: Age after which another transaction's leftovers are deleted (seconds).
 STALE_AFTER = 24 * 3600
-_ID = re.compile(r"[0-9a-f]{16}")
-_LEFTOVER = re.compile(r"^\.(?:staging-|.+\.)([0-9a-f]{8})[0-9a-f]{8}(?:\.[a-z0-9]+)?(?:\.tmp)?$")
+_ID = re.compile(r"([0-9a-f]{8})[0-9a-f]{8}")
 
 
 def new_transaction_id() -> str:
@@ -34,23 +37,29 @@ def new_transaction_id() -> str:
     return f"{int(time.time()):08x}{secrets.token_hex(4)}"
 
 
-def staged_file(final: str, txn_id: str, tag: str | None = None) -> str:
-    """The hidden temporary path beside ``final`` for transaction ``txn_id`` (``tag``: a working copy)."""
-    if not _ID.fullmatch(txn_id):
-        raise ValueError(f"`{txn_id}` is not a transaction id (see new_transaction_id)")
-    folder, name = posixpath.split(clean(final))
-    suffix = f".{tag}" if tag else ""
-    return posixpath.join(folder, f".{name}.{txn_id}{suffix}.tmp")
+def staging_root() -> str:
+    """The folder that holds every transaction's staging folder."""
+    return posixpath.join(metadata_root(), "staging")
 
 
-def staging_folder(folder: str, txn_id: str) -> str:
-    """The hidden folder under ``folder`` where transaction ``txn_id`` stages its fragments."""
+def transaction_folder(txn_id: str) -> str:
+    """The staging folder of transaction ``txn_id``."""
     if not _ID.fullmatch(txn_id):
         raise ValueError(f"`{txn_id}` is not a transaction id (see new_transaction_id)")
-    return posixpath.join(clean(folder), f".staging-{txn_id}")
+    return posixpath.join(staging_root(), txn_id)
+
+
+def staged_path(txn_id: str, final: str) -> str:
+    """Where transaction ``txn_id`` writes the file it publishes as ``final``."""
+    return posixpath.join(transaction_folder(txn_id), "files", clean(final))
+
+
+def scratch_path(txn_id: str, final: str, tag: str) -> str:
+    """A working file of transaction ``txn_id`` for ``final`` (``tag``: part2, merged, ...)."""
+    return posixpath.join(transaction_folder(txn_id), "scratch", f"{clean(final)}.{tag}")
 
 
 def leftover_time(name: str) -> int | None:
-    """The creation time (Unix seconds) of the temporary file or folder called ``name``, else ``None``."""
-    found = _LEFTOVER.match(name)
+    """The creation time (Unix seconds) of the staging folder called ``name``, else ``None``."""
+    found = _ID.fullmatch(name)
     return int(found.group(1), 16) if found else None

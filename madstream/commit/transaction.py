@@ -1,9 +1,11 @@
-"""The transaction: files are written under temporary names and published together when a run succeeds.
+"""The transaction of a one-off write: files staged in madstream's own folder, published together.
 
-A :class:`Transaction` hands out staging paths (named by :mod:`.staging`), publishes them on
-commit and deletes them all on discard. Used as ``async with``, it commits when the block ends
-normally and discards when it raises, in a worker thread either way (both may sleep in retries or
-close remote files), shielded from cancellation so a cancelled run still cleans up::
+``DataArtifact.persist``, the seed's ``write_data`` and ``DataArtifactCollector`` write through a
+:class:`Transaction`: every file goes to the transaction's staging folder (named by
+:mod:`.staging`, never inside the user's folders), and is moved into place on commit, each file
+atomically (fragments first, then results), or deleted on discard. Used as ``async with``, it
+commits when the block ends normally and discards when it raises, in a worker thread either way
+(both may sleep in retries or close remote files), shielded from cancellation::
 
     async with Transaction(store) as txn:
         path = txn.stage("sales/orders.parquet")
@@ -24,9 +26,8 @@ import anyio.to_thread
 
 from ..storage.paths import clean
 from ..storage.store import FileStore
-from ..storage.transfer import delete_many, move_many
-from .catalog import claim_results, verify_claims
-from .staging import STALE_AFTER, leftover_time, new_transaction_id, staged_file, staging_folder
+from ..storage.transfer import move_many
+from .staging import STALE_AFTER, leftover_time, new_transaction_id, scratch_path, staged_path, staging_root, transaction_folder
 
 log = logging.getLogger("madstream.storage")
 
@@ -35,46 +36,32 @@ __all__ = ["Transaction"]
 
 @dataclass
 class Transaction:
-    """The files one run is writing, and where each goes when the run succeeds.
-
-    Args:
-        store: where the files are written.
-        claims: results published by this transaction whose owner record then names ``owner``
-            (see :func:`~madstream.commit.catalog.claim_results`).
-        owner: the run id the claims name.
-        sweep: extra folders (catalog records) whose old leftovers a commit deletes.
-    """
+    """The files one write is staging, and where each goes when it succeeds."""
 
     store: FileStore
-    claims: tuple[str, ...] = ()
-    owner: str | None = None
-    sweep: tuple[str, ...] = ()
     txn_id: str = field(default_factory=new_transaction_id)
-    staged: list[tuple[str, str]] = field(default_factory=list)
-    #: Files to delete after publishing (fragments of the previous run that this run did not replace).
-    stale: list[str] = field(default_factory=list)
-    #: Working files that are never published (result parts before a merge).
-    scratch: list[str] = field(default_factory=list)
+    #: (staged path, final path) of files published as results, and of fragments.
+    results: list[tuple[str, str]] = field(default_factory=list)
+    fragments: list[tuple[str, str]] = field(default_factory=list)
     _cancelled: bool = False
 
-    # -- naming --------------------------------------------------------------------------------
+    # -- naming (the writer's Staging protocol) ------------------------------------------------
     def stage(self, final: str) -> str:
-        """A hidden temporary path beside ``final``; published there on commit."""
-        temp = staged_file(final, self.txn_id)
-        self.staged.append((temp, clean(final)))
+        """Where to write the file published as ``final``."""
+        temp = staged_path(self.txn_id, final)
+        self.results.append((temp, clean(final)))
         return temp
 
     def stage_in(self, folder: str, name: str) -> str:
-        """A temporary path in a hidden staging folder under ``folder``, published as ``folder/name``."""
-        temp = posixpath.join(staging_folder(folder, self.txn_id), name)
-        self.staged.append((temp, posixpath.join(clean(folder), name)))
+        """Where to write the fragment published as ``folder/name``."""
+        final = posixpath.join(clean(folder), name)
+        temp = staged_path(self.txn_id, final)
+        self.fragments.append((temp, final))
         return temp
 
     def scratch_file(self, final: str, tag: str) -> str:
-        """A hidden working file beside ``final`` that is deleted, never published, at the end."""
-        temp = staged_file(final, self.txn_id, tag)
-        self.scratch.append(temp)
-        return temp
+        """A working file for ``final``, deleted with the staging folder, never published."""
+        return scratch_path(self.txn_id, final, tag)
 
     # -- as a context manager ------------------------------------------------------------------
     def cancel(self) -> None:
@@ -100,58 +87,32 @@ class Transaction:
 
     # -- blocking steps ------------------------------------------------------------------------
     def commit(self) -> None:
-        """Claim the results, publish fragments then results, drop stale and scratch files.
-
-        Results go last so that a reader who sees a new result also finds its fragments.
-        Claiming first means a run that fails while publishing leaves a claim no manifest
-        matches, so no configuration trusts a result that may not be its own.
-        """
-        if self.claims and self.owner:
-            claim_results(self.store, list(self.claims), self.owner)
-        published = {final for _, final in self.staged}
-        marker = f"/.staging-{self.txn_id}/"
-        fragments = [move for move in self.staged if marker in "/" + move[0]]
-        results = [move for move in self.staged if marker not in "/" + move[0]]
-        move_many(self.store, fragments)
-        move_many(self.store, results)
-        if self.claims and self.owner:
-            verify_claims(self.store, list(self.claims), self.owner)
-        delete_many(self.store, [path for path in self.stale if path not in published])
-        self._drop(self.scratch)
-        self._sweep({posixpath.dirname(final) for _, final in self.staged} | set(self.sweep))
+        """Publish fragments, then results (a reader who sees a new result finds its fragments)."""
+        move_many(self.store, self.fragments)
+        move_many(self.store, self.results)
+        self.discard()
+        self._sweep()
 
     def discard(self) -> None:
-        """Delete everything staged; what was published before stays as it was.
+        """Delete the staging folder; what was published before stays as it was.
 
-        Best effort, and quick to give up: when the storage is unreachable (often why the run
-        failed) the hidden temporary files stay behind, which no reader or glob ever picks up.
+        Best effort, and quick to give up: when the storage is unreachable (often why the write
+        failed) the folder stays behind in madstream's staging area, where nothing reads it.
         """
-        self._drop([temp for temp, _ in self.staged] + self.scratch)
+        try:
+            self.store.delete_sync(transaction_folder(self.txn_id), recursive=True)
+        except Exception as exc:  # noqa: BLE001 - the write's own outcome matters more than its cleanup
+            log.warning("transaction %s: could not delete its staging folder (%s)", self.txn_id, exc)
 
-    def _sweep(self, folders: set[str]) -> None:
-        """Delete leftovers of other runs in ``folders`` older than :data:`STALE_AFTER` (best effort)."""
+    def _sweep(self) -> None:
+        """Delete other transactions' staging folders older than :data:`STALE_AFTER` (best effort)."""
         cutoff = time.time() - STALE_AFTER
         try:
             old = [
-                path
-                for folder in sorted(folders)
-                for path in self.store.glob_sync(posixpath.join(folder, ".*"))
+                path for path in self.store.glob_sync(posixpath.join(staging_root(), "*"))
                 if (born := leftover_time(posixpath.basename(path))) is not None and born < cutoff
             ]
             for path in old:
                 self.store.delete_sync(path, recursive=True)
-        except Exception as exc:  # noqa: BLE001 - leftovers are hidden; the run has succeeded
-            log.warning("transaction %s: could not sweep old temporary files (%s)", self.txn_id, exc)
-            return
-        if old:
-            log.info("transaction %s: deleted %d temporary file(s) left by earlier runs", self.txn_id, len(old))
-
-    def _drop(self, paths: list[str]) -> None:
-        marker = f".staging-{self.txn_id}"
-        folders = sorted({posixpath.dirname(temp) for temp, _ in self.staged if marker in temp})
-        try:
-            delete_many(self.store, paths)
-            for folder in folders:
-                self.store.delete_sync(folder, recursive=True)
-        except Exception as exc:  # noqa: BLE001 - the run's own outcome matters more than its cleanup
-            log.warning("transaction %s: could not delete temporary files (%s); they are hidden and never read", self.txn_id, exc)
+        except Exception as exc:  # noqa: BLE001 - leftovers are outside the user's folders; the write succeeded
+            log.warning("transaction %s: could not sweep old staging folders (%s)", self.txn_id, exc)

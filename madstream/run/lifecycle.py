@@ -1,8 +1,10 @@
 """Run lifecycle: cache check → extract → stream → write → commit → record.
 
-A run writes everything under temporary names and publishes only when the extract function
-finished and every file closed. A failure anywhere discards the run's files, leaves the previous
-result as it was, records the run as failed, and raises a madstream error.
+A run writes its files once, in a run folder of its dataset, and becomes visible in one step:
+the next version record, created only when the extract function finished and every file
+closed. A failure anywhere deletes the run folder, leaves the previous versions as they were,
+records the run as failed, and raises a madstream error. Within one process, concurrent calls
+of one configuration share one run.
 """
 
 from __future__ import annotations
@@ -10,21 +12,26 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import logging
+import threading
 import time
-import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
 from ..base.errors import ExtractError, MadstreamError
-from ..commit.catalog import Manifest, RunRecord, record_folders, write_manifest
-from ..commit.transaction import Transaction
+from ..commit.catalog import RunRecord
+from ..commit.retention import vacuum
+from ..commit.runs import RunFolder
+from ..commit.staging import new_transaction_id
+from ..commit.versions import FileEntry, Version
+from ..commit.view import refresh_view, repair_view
 from ..stream.channel import pump
 from ..write.writer import Layout, RunWriter, WriteStats
 from .observe import RunObserver, observers, progress_enabled, watch_writes
 from .plan import RunPlan
-from .results import fresh_manifest, remember, remembered
+from .results import dataset_of, fresh_version, remember, remembered
 
 __all__ = ["current", "materialize"]
 
@@ -35,29 +42,72 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def current(plan: RunPlan) -> Manifest:
-    """The result to query: this process's last run, a fresh cached run, or a new run."""
-    manifest = remembered(plan)
-    if manifest is None:
-        manifest = await anyio.to_thread.run_sync(fresh_manifest, plan)
-    return manifest if manifest is not None else await materialize(plan)
+async def current(plan: RunPlan) -> Version:
+    """The version to query: this process's last run, a fresh cached version, or a new run."""
+    version = remembered(plan)
+    if version is None:
+        version = await anyio.to_thread.run_sync(fresh_version, plan)
+    return version if version is not None else await materialize(plan)
 
 
-async def materialize(plan: RunPlan) -> Manifest:
-    """Run ``plan`` (unless a fresh cached result exists) and return the manifest of its result."""
-    cached = await anyio.to_thread.run_sync(fresh_manifest, plan)
+@dataclass
+class _Flight:
+    """A run in progress in this process, which later calls of its configuration wait for."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    version: Version | None = None
+    error: BaseException | None = None
+
+
+_flights: dict[tuple[str, str], _Flight] = {}
+_flights_lock = threading.Lock()
+
+
+async def materialize(plan: RunPlan) -> Version:
+    """Run ``plan`` (unless a fresh cached version exists) and return the version of its result.
+
+    A call while the same configuration is already running in this process waits for that run
+    and shares its outcome.
+    """
+    key = (plan.store.basepath, plan.asset_id)
+    with _flights_lock:
+        flight = _flights.get(key)
+        leader = flight is None
+        if flight is None:
+            flight = _flights[key] = _Flight()
+    if not leader:
+        await anyio.to_thread.run_sync(flight.done.wait, abandon_on_cancel=True)
+        if flight.error is not None:
+            raise flight.error
+        assert flight.version is not None
+        return flight.version
+    try:
+        flight.version = await _materialize(plan)
+        return flight.version
+    except BaseException as exc:
+        flight.error = exc
+        raise
+    finally:
+        with _flights_lock:
+            del _flights[key]
+        flight.done.set()
+
+
+async def _materialize(plan: RunPlan) -> Version:
+    await anyio.to_thread.run_sync(repair_view, dataset_of(plan))
+    cached = await anyio.to_thread.run_sync(fresh_version, plan)
     if cached is not None:
-        log.info("asset %s: using cached result from %s", plan.name, cached.materialized.isoformat())
+        log.info("asset %s: using cached version %d from %s", plan.name, cached.version, cached.committed.isoformat())
         remember(plan, cached)
         return cached
     run = RunRecord(
-        id=uuid.uuid4().hex, runtime=_now(), asset_id=plan.asset_id, asset_name=plan.name,
+        id=new_transaction_id(), runtime=_now(), asset_id=plan.asset_id, asset_name=plan.name,
         asset_path=plan.path, parameters=plan.parameters, status="running",
     )
     watchers = _watchers()
     started = time.perf_counter()
     try:
-        stats, sizes = await _execute(plan, run, watchers)
+        version = await _execute(plan, run, watchers)
     except BaseException as exc:
         error = _reported(plan, exc)
         with anyio.CancelScope(shield=True):
@@ -66,11 +116,11 @@ async def materialize(plan: RunPlan) -> Manifest:
         if error is exc:
             raise
         raise error from exc
-    manifest = await _record_success(plan, run, stats, sizes, started)
+    await _record_success(plan, run, version, started)
     _notify(watchers, run)
-    remember(plan, manifest)
-    log.info("asset %s: %d rows in %d batches, %d ms", plan.name, stats.rows, stats.batches, run.duration_miliseconds)
-    return manifest
+    remember(plan, version)
+    log.info("asset %s: version %d, %d rows, %d ms", plan.name, version.version, version.rows, run.duration_miliseconds)
+    return version
 
 
 def _watchers() -> tuple[RunObserver, ...]:
@@ -83,29 +133,64 @@ def _watchers() -> tuple[RunObserver, ...]:
     return found
 
 
-async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, ...]) -> tuple[WriteStats, list[int]]:
-    """Extract, stream and write the run's files, then publish them together; returns what was written."""
+async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, ...]) -> Version:
+    """Extract, stream and write the run's files, then commit them as the dataset's next version."""
     assert run.id is not None and run.runtime is not None
+    dataset = dataset_of(plan)
     fragment_dir = plan.fragment_dir(run.runtime)
     layout = Layout(results=plan.results, fragment_dir=fragment_dir, fragment_type=plan.fragment_type, extras=plan.extras)
     callbacks = [cb for cb in (o.run_started(run) for o in watchers) if cb is not None]
-    store = plan.store
-    async with Transaction(store, claims=plan.results, owner=run.id, sweep=record_folders(plan.name, plan.asset_id)) as txn:
-        writer = RunWriter(store, txn, layout)
-        write = watch_writes(writer.write, callbacks) if callbacks else writer.write
-        try:
-            data = await _call(plan)
-            await pump(data, write, asset=plan.name, path=plan.path, json_lines=writer.json_lines)
-            stats = await anyio.to_thread.run_sync(writer.close)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(writer.abort)
-            raise
-        if not plan.snapshot:
-            # The previous run's fragments are replaced: drop any this run did not rewrite.
-            txn.stale = await anyio.to_thread.run_sync(store.glob_sync, f"{fragment_dir}/fragment=*")
-    sizes = [await anyio.to_thread.run_sync(store.size_sync, p) for p in plan.results]
-    return stats, sizes
+    folder = RunFolder(dataset, run.id)
+    writer = RunWriter(plan.store, folder, layout)
+    write = watch_writes(writer.write, callbacks) if callbacks else writer.write
+    try:
+        data = await _call(plan)
+        await pump(data, write, asset=plan.name, path=plan.path, json_lines=writer.json_lines)
+        stats = await anyio.to_thread.run_sync(writer.close)
+        draft = await anyio.to_thread.run_sync(_draft, plan, run, stats, fragment_dir, folder)
+        version = await anyio.to_thread.run_sync(dataset.commit, draft)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(writer.abort)
+            await anyio.to_thread.run_sync(folder.discard)
+        raise
+    await anyio.to_thread.run_sync(_after_commit, plan, version)
+    return version
+
+
+def _draft(plan: RunPlan, run: RunRecord, stats: WriteStats, fragment_dir: str, folder: RunFolder) -> Version:
+    """The version record of a finished run, before it has a number (blocking: stats the results)."""
+    assert run.id is not None
+    folder.drop_work()
+    results = []
+    for path in plan.results:
+        stored = stats.files[path]
+        _, mtime = plan.store.stat_sync(stored.file)
+        results.append(FileEntry(path=path, file=stored.file, size=stored.size, crc32=stored.crc32, rows=stored.rows, mtime=mtime))
+    fragments = [
+        FileEntry(path=path, file=stored.file, size=stored.size, crc32=stored.crc32, rows=stored.rows)
+        for path in stats.fragments for stored in (stats.files[path],)
+    ]
+    return Version(
+        run_id=run.id, asset_id=plan.asset_id, asset_name=plan.name, parameters=plan.parameters, committed=_now(),
+        results=results, fragments=fragments, fragment_type=plan.fragment_type, fragment_dir=fragment_dir,
+        snapshot=plan.snapshot, columns=stats.column_types, rows=stats.rows, batches=stats.batches, bytes=stats.bytes,
+        schema_changes=stats.schema_changes,
+    )
+
+
+def _after_commit(plan: RunPlan, version: Version) -> None:
+    """Show the new version at the seed's paths, then apply retention (both best effort: the run is committed)."""
+    dataset = dataset_of(plan)
+    try:
+        refresh_view(dataset, version)
+    except Exception as exc:  # noqa: BLE001 - the next call on the dataset repairs the view
+        log.warning("asset %s: version %d is committed, but its files could not be shown at %s (%s)",
+                    plan.name, version.version, plan.path, exc)
+    try:
+        vacuum(dataset, keep_versions=plan.keep_versions, keep_for=plan.keep_for)
+    except Exception as exc:  # noqa: BLE001 - retention can wait for the next run or `vacuum`
+        log.warning("asset %s: could not apply retention (%s)", plan.name, exc)
 
 
 async def _call(plan: RunPlan) -> Any:
@@ -138,26 +223,11 @@ def _reported(plan: RunPlan, exc: BaseException) -> BaseException:
     return exc
 
 
-async def _record_success(
-    plan: RunPlan, run: RunRecord, stats: WriteStats, sizes: list[int], started: float,
-) -> Manifest:
-    assert run.id is not None
-    run.materialized = _now()
+async def _record_success(plan: RunPlan, run: RunRecord, version: Version, started: float) -> None:
+    run.materialized = version.committed
     run.duration_miliseconds = int((time.perf_counter() - started) * 1000)
-    run.status, run.rows, run.batches, run.bytes = "succeeded", stats.rows, stats.batches, stats.bytes
-    manifest = Manifest(
-        asset_id=plan.asset_id, asset_name=plan.name, run_id=run.id, materialized=run.materialized,
-        results=list(plan.results), result_sizes=sizes, fragments=stats.fragments, fragment_type=plan.fragment_type,
-        columns=stats.column_types, rows=stats.rows, bytes=stats.bytes, parameters=plan.parameters,
-        schema_changes=stats.schema_changes,
-    )
-
-    def record() -> None:
-        run.persist_sync(plan.store)
-        write_manifest(plan.store, manifest)
-
-    await anyio.to_thread.run_sync(record)
-    return manifest
+    run.status, run.rows, run.batches, run.bytes = "succeeded", version.rows, version.batches, version.bytes
+    await anyio.to_thread.run_sync(run.persist_sync, plan.store)
 
 
 async def _record_failure(plan: RunPlan, run: RunRecord, exc: BaseException, started: float) -> None:

@@ -42,6 +42,9 @@ class RunPlan:
     snapshot: bool
     #: Reuse a successful result younger than this (across processes).
     cache_expiration: dt.timedelta | None
+    #: Retention: versions kept while among the newest ``keep_versions`` or younger than ``keep_for``.
+    keep_versions: int
+    keep_for: dt.timedelta
     #: The extract function and the arguments to call it with.
     fn: Callable[..., Any]
     args: tuple[Any, ...] = ()

@@ -1,8 +1,8 @@
-"""Which committed result a configuration reads: this process's last run, or a fresh cached one.
+"""Which committed version a configuration reads: this process's last run, or a fresh cached one.
 
-A cache check is one small read (the manifest), plus the owner record and the result sizes, so
-a result that another configuration or someone outside madstream has since replaced is never
-taken for this configuration's own.
+A cache check lists the dataset's versions and reads the newest of this configuration, then
+checks that its result files are still what the version recorded (size and modification time),
+so a result someone changed is never served as the committed data: the run goes again instead.
 """
 
 from __future__ import annotations
@@ -10,54 +10,56 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from ..commit.catalog import Manifest, owns_results, read_manifest
+from ..commit.versions import Dataset, Version
 from .plan import RunPlan
 
-__all__ = ["fresh_manifest", "latest_manifest", "remember", "remembered"]
+__all__ = ["dataset_of", "fresh_version", "intact", "latest_version", "remember", "remembered"]
 
-# Configurations materialized by this process: (storage root, asset id) → manifest.
-_done: dict[tuple[str, str], Manifest] = {}
+# Configurations materialized by this process: (storage root, asset id) → version.
+_done: dict[tuple[str, str], Version] = {}
 _done_lock = threading.Lock()
 
 
-def remembered(plan: RunPlan) -> Manifest | None:
-    """The manifest of this process's last run of ``plan``'s configuration, if any."""
+def dataset_of(plan: RunPlan) -> Dataset:
+    """The dataset a configuration publishes: everything at its first result path."""
+    return Dataset(plan.store, plan.results[0])
+
+
+def remembered(plan: RunPlan) -> Version | None:
+    """The version of this process's last run of ``plan``'s configuration, if any."""
     with _done_lock:
         return _done.get((plan.store.basepath, plan.asset_id))
 
 
-def remember(plan: RunPlan, manifest: Manifest) -> None:
-    """Record ``manifest`` as the configuration's current result in this process."""
+def remember(plan: RunPlan, version: Version) -> None:
+    """Record ``version`` as the configuration's current result in this process."""
     with _done_lock:
-        # A configuration that shares a result path no longer has its result there.
-        for key, other in list(_done.items()):
-            if key[0] == plan.store.basepath and key[1] != plan.asset_id and set(other.results) & set(manifest.results):
-                del _done[key]
-        _done[(plan.store.basepath, plan.asset_id)] = manifest
+        _done[(plan.store.basepath, plan.asset_id)] = version
 
 
-def fresh_manifest(plan: RunPlan) -> Manifest | None:
-    """A cached result of this configuration still within ``cache_expiration`` (blocking), if any."""
+def intact(plan: RunPlan, version: Version) -> bool:
+    """Whether every result file of ``version`` is as it was committed (blocking)."""
+    try:
+        stats = [plan.store.stat_sync(entry.file) for entry in version.results]
+    except Exception:  # noqa: BLE001 - a result file is gone
+        return False
+    return all(
+        size == entry.size and (entry.mtime is None or mtime is None or abs(mtime - entry.mtime) < 1e-3)
+        for (size, mtime), entry in zip(stats, version.results)
+    )
+
+
+def fresh_version(plan: RunPlan) -> Version | None:
+    """The configuration's newest version if still within ``cache_expiration`` and intact (blocking)."""
     if not plan.cache_expiration:
         return None
-    store = plan.store
-    manifest = read_manifest(store, plan.name, plan.asset_id)
-    if manifest is None or dt.datetime.now(dt.UTC) - manifest.materialized > plan.cache_expiration:
+    version = dataset_of(plan).latest(plan.asset_id)
+    if version is None or dt.datetime.now(dt.UTC) - version.committed > plan.cache_expiration:
         return None
-    # Another configuration sharing the path may have overwritten the file since (the owner
-    # record says), or someone outside madstream may have changed or removed it (the size says).
-    if not owns_results(store, manifest):
-        return None
-    try:
-        sizes = [store.size_sync(p) for p in manifest.results]
-    except Exception:  # a result is gone
-        return None
-    return manifest if sizes == manifest.result_sizes else None
+    return version if intact(plan, version) else None
 
 
-def latest_manifest(plan: RunPlan) -> Manifest | None:
-    """The last successful result on storage however old (blocking), or ``None``."""
-    manifest = read_manifest(plan.store, plan.name, plan.asset_id)
-    if manifest is None or not plan.store.exists_sync(manifest.results[0]):
-        return None
-    return manifest
+def latest_version(plan: RunPlan) -> Version | None:
+    """The configuration's newest intact version however old (blocking), or ``None``."""
+    version = dataset_of(plan).latest(plan.asset_id)
+    return version if version is not None and intact(plan, version) else None

@@ -10,6 +10,7 @@ each block as one multipart part, so they only get the error translation.
 from __future__ import annotations
 
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -68,6 +69,8 @@ class StorageFile:
         self._gather = not isinstance(inner, AbstractBufferedFile) and "w" in getattr(inner, "mode", "")
         self._pending = bytearray()
         self._pos = 0
+        #: CRC-32 of every byte written so far (recorded with the file when it is committed).
+        self.crc32 = 0
         self._fetched = 0
         self._lock = threading.Lock()
         self._where = threading.local()
@@ -87,6 +90,7 @@ class StorageFile:
         view = memoryview(data).cast("B")
         size = view.nbytes
         self._pos += size
+        self.crc32 = zlib.crc32(view, self.crc32)
         self._stats.add(written=size)
         if not self._gather:
             self._call(self._inner.write, view)

@@ -9,6 +9,7 @@ idempotent operations retry transient faults after a reconnect.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import posixpath
 import threading
@@ -222,6 +223,19 @@ class FileStore:
     def glob_sync(self, pattern: str) -> list[str]:
         pattern = clean(pattern)
         return sorted(self.run("glob", pattern, lambda fs: list(fs.glob(pattern))))
+
+    def stat_sync(self, path: str) -> tuple[int, float | None]:
+        """The size and modification time (Unix seconds; ``None`` if the backend has none) of ``path``."""
+        path = clean(path)
+        native = self.native(path)
+        if native is not None:
+            found = self.call(path, os.stat, native)
+            return found.st_size, found.st_mtime
+        info = self.run("stat", path, lambda fs: fs.info(path))
+        when = info.get("mtime") or info.get("LastModified") or info.get("last_modified") or info.get("created")
+        if isinstance(when, dt.datetime):
+            when = when.timestamp()
+        return int(info.get("size") or 0), float(when) if isinstance(when, (int, float)) else None
 
     def size_sync(self, path: str) -> int:
         path = clean(path)

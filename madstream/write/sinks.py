@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import posixpath
+import zlib
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,7 +21,7 @@ from ..base.types import Encoded
 from ..storage.store import FileStore
 from .encode import csv_bytes, json_bytes
 
-__all__ = ["Sink", "open_sink", "write_fragment", "filetype_of"]
+__all__ = ["Sink", "Written", "filetype_of", "open_sink", "write_fragment"]
 
 T = TypeVar("T")
 
@@ -35,6 +36,13 @@ ROW_GROUP_BYTES = 16 << 20
 _REMOTE_BUFFER = 8 << 20
 
 
+class Written(NamedTuple):
+    """A closed file: its size and CRC-32, recorded in the version that lists it."""
+
+    size: int
+    crc32: int
+
+
 def filetype_of(path: str) -> str:
     """The file type named by ``path``'s extension (``parquet``, ``json`` or ``csv``)."""
     return posixpath.splitext(path)[1].lstrip(".").lower()
@@ -47,7 +55,25 @@ class Sink(Protocol):
     def write(self, batch: pa.RecordBatch, encoded: Encoded | None = None) -> None:
         """Append ``batch``; ``encoded``, if given, is ``encode(batch, filetype)`` to reuse."""
 
-    def close(self) -> int: ...
+    def close(self) -> Written: ...
+
+
+def _crc_of(native: str) -> int:
+    """The CRC-32 of a local file just written (read back from the page cache)."""
+    crc = 0
+    with open(native, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)  # releases the GIL for large chunks
+    return crc
+
+
+def _crc_after(store: FileStore, path: str, remote: Any) -> int:
+    """The CRC-32 of a closed file: counted as it streamed out (remote), or read back (local)."""
+    if remote is not None:
+        return int(remote.crc32)
+    native = store.native(path)
+    assert native is not None
+    return _crc_of(native)
 
 
 def _local(native: str, opener: Callable[[str], T]) -> T:
@@ -69,18 +95,20 @@ def _open_binary(store: FileStore, path: str) -> Any:
     return store.open_sync(path, "wb")
 
 
-def _open_arrow(store: FileStore, path: str) -> pa.NativeFile:
+def _open_arrow(store: FileStore, path: str) -> tuple[pa.NativeFile, Any]:
     """An Arrow output stream for ``path`` that pyarrow can write without taking the GIL.
 
     Writing through a Python file object makes pyarrow take the GIL for every page it writes;
     while another thread converts rows (which holds the GIL), each of those writes waits out a
     GIL switch interval. A native file, or a large Arrow-side buffer in front of a remote file,
-    keeps the encoder off the GIL.
+    keeps the encoder off the GIL. Returns the stream and, for a remote file, the storage file
+    under it (which counts the CRC-32 of what passes).
     """
     native = store.native(path)
     if native is not None:
-        return _local(native, lambda p: pa.OSFile(p, "wb"))
-    return pa.BufferedOutputStream(pa.PythonFile(store.open_sync(path, "wb"), mode="w"), _REMOTE_BUFFER)
+        return _local(native, lambda p: pa.OSFile(p, "wb")), None
+    remote = store.open_sync(path, "wb")
+    return pa.BufferedOutputStream(pa.PythonFile(remote, mode="w"), _REMOTE_BUFFER), remote
 
 
 class ParquetSink:
@@ -89,7 +117,8 @@ class ParquetSink:
     def __init__(self, store: FileStore, path: str, schema: pa.Schema) -> None:
         self.path = path
         self.rows = 0
-        self._file = _open_arrow(store, path)
+        self._store = store
+        self._file, self._remote = _open_arrow(store, path)
         self._writer = pq.ParquetWriter(self._file, schema)
         self._schema = schema
         self._buffer: list[pa.RecordBatch] = []
@@ -110,12 +139,12 @@ class ParquetSink:
             self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
             self._buffer, self._buffered_rows, self._buffered_bytes = [], 0, 0
 
-    def close(self) -> int:
+    def close(self) -> Written:
         self._flush()
         self._writer.close()
         size = self._file.tell()
         self._file.close()
-        return int(size)
+        return Written(int(size), _crc_after(self._store, self.path, self._remote))
 
 
 class TextSink:
@@ -127,6 +156,7 @@ class TextSink:
         self._csv = filetype == "csv"
         self._file = _open_binary(store, path)
         self._size = 0
+        self._crc = 0
 
     def write(self, batch: pa.RecordBatch, encoded: Encoded | None = None) -> None:
         """Append ``batch``; ``encoded`` is its whole-file encoding when the caller has one."""
@@ -137,11 +167,12 @@ class TextSink:
             data = csv_bytes(batch, header=self.rows == 0) if self._csv else json_bytes(batch)
         self._file.write(data)
         self._size += len(data)
+        self._crc = zlib.crc32(data, self._crc)
         self.rows += batch.num_rows
 
-    def close(self) -> int:
+    def close(self) -> Written:
         self._file.close()
-        return self._size
+        return Written(self._size, self._crc)
 
 
 def _body(csv: Encoded, names: list[str]) -> memoryview | None:
@@ -169,15 +200,17 @@ def encode(batch: pa.RecordBatch, filetype: str) -> bytes | None:
     return None
 
 
-def write_fragment(store: FileStore, path: str, batch: pa.RecordBatch, filetype: str, encoded: Encoded | None) -> int:
-    """Write ``batch`` as one whole file; returns its size in bytes."""
+def write_fragment(store: FileStore, path: str, batch: pa.RecordBatch, filetype: str, encoded: Encoded | None) -> Written:
+    """Write ``batch`` as one whole file; returns its size and CRC-32."""
     if filetype == "parquet":
         # A native stream: pyarrow then resolves no filesystem and writes off the GIL.
-        with _open_arrow(store, path) as out:
+        out, remote = _open_arrow(store, path)
+        with out:
             pq.write_table(pa.Table.from_batches([batch]), out)
-            return int(out.tell())
+            size = int(out.tell())
+        return Written(size, _crc_after(store, path, remote))
     data = encoded if encoded is not None else encode(batch, filetype)
     assert data is not None
     with _open_binary(store, path) as fh:
         fh.write(data)
-    return len(data)
+    return Written(len(data), zlib.crc32(data))

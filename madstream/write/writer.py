@@ -12,20 +12,19 @@ from __future__ import annotations
 import contextlib
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..base.types import STREAM_BATCH_ROWS, Encoded
-from ..commit.transaction import Transaction
 from ..query.scan import scan_sql
 from ..storage.store import FileStore
 from .schema import SchemaTracker, conform
-from .sinks import Sink, encode, filetype_of, open_sink, write_fragment
+from .sinks import Sink, Written, encode, filetype_of, open_sink, write_fragment
 from .typenames import duckdb_types
 
-__all__ = ["Layout", "RunWriter", "WriteStats", "fragment_name"]
+__all__ = ["Layout", "RunWriter", "Staging", "StoredFile", "WriteStats", "fragment_name"]
 
 
 def fragment_name(index: int, filetype: str) -> str:
@@ -44,6 +43,28 @@ class Layout:
     extras: tuple[tuple[str, Any], ...] = ()
 
 
+class Staging(Protocol):
+    """Where a writer puts the files it writes before they are published (a transaction, a run folder)."""
+
+    def stage(self, final: str) -> str:
+        """The path to write the file that is published as ``final``."""
+
+    def stage_in(self, folder: str, name: str) -> str:
+        """The path to write the file that is published as ``folder/name`` (a fragment)."""
+
+    def scratch_file(self, final: str, tag: str) -> str:
+        """A working file (never published) for the file published as ``final``."""
+
+
+class StoredFile(NamedTuple):
+    """A file a run wrote: where it was written, its size, CRC-32 and rows."""
+
+    file: str
+    size: int
+    crc32: int
+    rows: int
+
+
 @dataclass
 class WriteStats:
     """What a run wrote."""
@@ -52,6 +73,8 @@ class WriteStats:
     batches: int = 0
     bytes: int = 0
     fragments: list[str] = field(default_factory=list)
+    #: Every file written, by the path it is published as.
+    files: dict[str, StoredFile] = field(default_factory=dict)
     schema: pa.Schema | None = None
     schema_changes: list[str] = field(default_factory=list)
 
@@ -71,9 +94,9 @@ class _Result:
 class RunWriter:
     """Synchronous writer of one run; call it from a worker thread."""
 
-    def __init__(self, store: FileStore, txn: Transaction, layout: Layout) -> None:
+    def __init__(self, store: FileStore, staging: Staging, layout: Layout) -> None:
         self.store = store
-        self.txn = txn
+        self.staging = staging
         self.layout = layout
         self.tracker = SchemaTracker()
         self.stats = WriteStats()
@@ -95,9 +118,12 @@ class RunWriter:
             if kind not in encoded:
                 encoded[kind] = encode(batch, kind)
             name = fragment_name(self.stats.batches, kind)
-            temp = self.txn.stage_in(self.layout.fragment_dir, name)
-            self.stats.bytes += write_fragment(self.store, temp, batch, kind, encoded[kind])
-            self.stats.fragments.append(posixpath.join(self.layout.fragment_dir, name))
+            temp = self.staging.stage_in(self.layout.fragment_dir, name)
+            written = write_fragment(self.store, temp, batch, kind, encoded[kind])
+            final = posixpath.join(self.layout.fragment_dir, name)
+            self.stats.bytes += written.size
+            self.stats.fragments.append(final)
+            self.stats.files[final] = StoredFile(temp, written.size, written.crc32, batch.num_rows)
         out = self._with_extras(batch)
         for result in self._results:
             if result.sink is None or (changed and result.filetype != "json"):
@@ -129,11 +155,11 @@ class RunWriter:
 
     def _roll(self, result: _Result, schema: pa.Schema) -> None:
         if result.sink is not None:
-            self.stats.bytes += result.sink.close()
+            self.stats.bytes += result.sink.close().size
         if not result.parts:
-            temp = self.txn.stage(result.final)
+            temp = self.staging.stage(result.final)
         else:
-            temp = self.txn.scratch_file(result.final, f"part{len(result.parts)}")
+            temp = self.staging.scratch_file(result.final, f"part{len(result.parts)}")
         result.parts.append((temp, schema))
         result.sink = open_sink(self.store, temp, result.filetype, schema)
 
@@ -145,10 +171,12 @@ class RunWriter:
             if result.sink is None:  # no rows at all: an empty result file still gets published
                 self._roll(result, final_schema)
             assert result.sink is not None
-            self.stats.bytes += result.sink.close()
+            written = result.sink.close()
+            self.stats.bytes += written.size
             result.sink = None
             if len(result.parts) > 1 and result.filetype != "json":
-                self._merge(result, final_schema)
+                written = self._merge(result, final_schema)
+            self.stats.files[result.final] = StoredFile(result.parts[0][0], written.size, written.crc32, self.stats.rows)
         self.stats.schema = final_schema
         self.stats.schema_changes = list(self.tracker.changes)
         return self.stats
@@ -168,16 +196,18 @@ class RunWriter:
                 schema = schema.append(pa.field(name, pa.array([value]).type))
         return schema
 
-    def _merge(self, result: _Result, schema: pa.Schema) -> None:
+    def _merge(self, result: _Result, schema: pa.Schema) -> Written:
         """Rewrite the parts of a result as one file with the final schema, batch by batch."""
         first_temp = result.parts[0][0]
-        merged = self.txn.scratch_file(result.final, "merged")
+        merged = self.staging.scratch_file(result.final, "merged")
         sink = open_sink(self.store, merged, result.filetype, schema)
         for temp, part_schema in result.parts:
             for batch in self._read_part(temp, result.filetype, part_schema):
                 sink.write(conform(batch, schema))
-        self.stats.bytes += sink.close()
+        written = sink.close()
+        self.stats.bytes += written.size
         self.store.move_sync(merged, first_temp)
+        return written
 
     def _read_part(self, path: str, filetype: str, schema: pa.Schema) -> Any:
         if filetype == "parquet":

@@ -1,0 +1,52 @@
+"""A run folder: where one run of an asset writes its files, once, under names no other run uses.
+
+A :class:`RunFolder` is the writer's staging for an asset's run: results go to
+``runs/<run id>/results/``, fragments to ``runs/<run id>/fragments/``, working files to
+``runs/<run id>/work/``, all inside the dataset's own folder (never the user's). Nothing there
+is visible until a version record lists it; a failed run deletes its folder, and a killed run's
+folder is removed by ``vacuum`` once it is old enough that no run can still be writing it.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+
+from ..storage.paths import clean
+from .versions import Dataset
+
+__all__ = ["RunFolder"]
+
+log = logging.getLogger("madstream")
+
+
+class RunFolder:
+    """The files of one run of one dataset (the writer's ``Staging``)."""
+
+    def __init__(self, dataset: Dataset, run_id: str) -> None:
+        self.dataset = dataset
+        self.run_id = run_id
+        self.root = dataset.run_dir(run_id)
+
+    def stage(self, final: str) -> str:
+        return posixpath.join(self.root, "results", posixpath.basename(clean(final)))
+
+    def stage_in(self, folder: str, name: str) -> str:
+        return posixpath.join(self.root, "fragments", name)
+
+    def scratch_file(self, final: str, tag: str) -> str:
+        return posixpath.join(self.root, "work", f"{posixpath.basename(clean(final))}.{tag}")
+
+    def drop_work(self) -> None:
+        """Delete the working files once the results are final (blocking, best effort)."""
+        self._delete(posixpath.join(self.root, "work"))
+
+    def discard(self) -> None:
+        """Delete everything the run wrote (blocking, best effort): it never became a version."""
+        self._delete(self.root)
+
+    def _delete(self, path: str) -> None:
+        try:
+            self.dataset.store.delete_sync(path, recursive=True)
+        except Exception as exc:  # noqa: BLE001 - the run's own outcome matters more than its cleanup
+            log.warning("run %s: could not delete %s (%s); vacuum removes it later", self.run_id, path, exc)

@@ -1,0 +1,133 @@
+"""Versions: one small record per run is the commit point of a dataset.
+
+A dataset is everything published at one result path. Each run writes its files once, under
+names no other run uses, in a folder of its own; nothing is visible until the run creates the
+next version record, which lists every file with its size and checksum. Two writers can never
+create the same record (:func:`~madstream.storage.atomic.create_exclusive`), so a version holds
+exactly one run's files. Layout under the metadata root (``ASSET_METADATA_LOCATION``)::
+
+    datasets/<key>/versions/v0000000007.json    the commit points, one per version
+    datasets/<key>/runs/<run id>/results/...    a run's result files (immutable)
+    datasets/<key>/runs/<run id>/fragments/...  a run's fragments (immutable)
+    datasets/<key>/scratch/...                  temporary files of commits and view refreshes
+    datasets/<key>/view.json                    which version the seed's paths show
+
+The seed's paths (the result file, the fragment folder) are refreshed after each commit as the
+view of the latest version for tools outside madstream; madstream itself reads version files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import posixpath
+import re
+
+import orjson
+from pydantic import BaseModel, Field, ValidationError
+
+from ..storage.atomic import create_exclusive
+from ..storage.paths import clean
+from ..storage.store import FileStore
+from .catalog import metadata_root
+from .staging import new_transaction_id
+
+__all__ = ["Dataset", "FileEntry", "Version"]
+
+log = logging.getLogger("madstream")
+
+_VERSION_FILE = re.compile(r"^v(\d{10})\.json$")
+
+
+class FileEntry(BaseModel):
+    """One file of a version: where the seed's layout shows it, and the immutable file itself."""
+
+    path: str
+    file: str
+    size: int
+    crc32: int
+    rows: int | None = None
+    #: Modification time (Unix seconds) of ``file`` at commit: with the size, the cheap check.
+    mtime: float | None = None
+
+
+class Version(BaseModel):
+    """A committed version of a dataset: one run of one configuration, and all its files."""
+
+    version: int = 0
+    run_id: str
+    asset_id: str
+    asset_name: str
+    parameters: str | None = None
+    committed: dt.datetime
+    results: list[FileEntry]
+    fragments: list[FileEntry] = Field(default_factory=list)
+    fragment_type: str = "json"
+    fragment_dir: str = ""
+    snapshot: bool = False
+    columns: dict[str, str] = Field(default_factory=dict)
+    rows: int = 0
+    batches: int = 0
+    bytes: int = 0
+    schema_changes: list[str] = Field(default_factory=list)
+
+
+class Dataset:
+    """The versions of the dataset at one result path on one store."""
+
+    def __init__(self, store: FileStore, result_path: str) -> None:
+        self.store = store
+        self.result_path = clean(result_path)
+        digest = hashlib.sha1(self.result_path.encode(), usedforsecurity=False).hexdigest()[:12]
+        slug = re.sub(r"[^A-Za-z0-9_.=-]+", "_", self.result_path)[-80:].strip("_.") or "root"
+        self.root = posixpath.join(metadata_root(), "datasets", f"{slug}-{digest}")
+
+    def run_dir(self, run_id: str) -> str:
+        return posixpath.join(self.root, "runs", run_id)
+
+    def scratch(self, name: str) -> str:
+        return posixpath.join(self.root, "scratch", f"{new_transaction_id()}-{name}")
+
+    def version_path(self, number: int) -> str:
+        return posixpath.join(self.root, "versions", f"v{number:010d}.json")
+
+    # -- reading -------------------------------------------------------------------------------
+    def numbers(self) -> list[int]:
+        """The committed version numbers, ascending."""
+        found = self.store.glob_sync(posixpath.join(self.root, "versions", "v*.json"))
+        return sorted(int(m.group(1)) for p in found if (m := _VERSION_FILE.match(posixpath.basename(p))))
+
+    def read(self, number: int) -> Version | None:
+        """Version ``number``, or ``None`` (with a warning) if its record cannot be read."""
+        path = self.version_path(number)
+        try:
+            return Version.model_validate(orjson.loads(self.store.read_bytes_sync(path)))
+        except (orjson.JSONDecodeError, ValidationError, UnicodeDecodeError) as exc:
+            log.warning("skipping the unreadable version record %s (%s)", path, type(exc).__name__)
+            return None
+
+    def history(self) -> list[Version]:
+        """Every readable version, oldest first."""
+        return [v for n in self.numbers() if (v := self.read(n)) is not None]
+
+    def latest(self, asset_id: str | None = None) -> Version | None:
+        """The newest version (of configuration ``asset_id`` when given)."""
+        for number in reversed(self.numbers()):
+            found = self.read(number)
+            if found is not None and (asset_id is None or found.asset_id == asset_id):
+                return found
+        return None
+
+    # -- committing ----------------------------------------------------------------------------
+    def commit(self, draft: Version) -> Version:
+        """Create the next version record for ``draft``: the one step that makes a run visible."""
+        numbers = self.numbers()
+        number = (numbers[-1] if numbers else 0) + 1
+        while True:
+            record = draft.model_copy(update={"version": number, "committed": dt.datetime.now(dt.UTC)})
+            data = record.model_dump_json(indent=2).encode()
+            if create_exclusive(self.store, self.version_path(number), data, self.scratch("version.json")):
+                return record
+            numbers = self.numbers()  # another writer took it: the next free number
+            number = max(number, numbers[-1] if numbers else 0) + 1

@@ -1,0 +1,86 @@
+"""The seed's view: the result path and fragment folder show the files of the latest version.
+
+Tools outside madstream read the seed's paths, so right after a commit each result and fragment
+of the new version is placed there (a hard link renamed into place on local disk and SFTP, a
+server-side copy on object stores), and fragments the version does not have are removed (unless
+the asset keeps snapshots). ``view.json`` records which version the paths show and whether the
+refresh finished; a refresh a kill interrupted is redone by the next madstream call on the
+dataset. madstream's own reads never use these paths, so a refresh can never disturb them.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+
+from ..storage.atomic import place
+from ..storage.transfer import PUBLISH_THREADS, delete_many
+from .versions import Dataset, FileEntry, Version
+
+__all__ = ["refresh_view", "repair_view"]
+
+log = logging.getLogger("madstream")
+
+#: Rounds of catching up when other writers commit while a refresh runs.
+_ROUNDS = 5
+
+
+def _marker(dataset: Dataset) -> str:
+    return posixpath.join(dataset.root, "view.json")
+
+
+def shown(dataset: Dataset) -> tuple[int, bool] | None:
+    """The version the seed's paths show, and whether its refresh finished (``None``: never refreshed)."""
+    try:
+        raw = orjson.loads(dataset.store.read_bytes_sync(_marker(dataset)))
+        return int(raw["version"]), bool(raw["complete"])
+    except Exception:  # noqa: BLE001 - missing or torn: the view is refreshed again
+        return None
+
+
+def refresh_view(dataset: Dataset, version: Version) -> None:
+    """Make the seed's paths show ``version``, then catch up with versions committed meanwhile."""
+    for _ in range(_ROUNDS):
+        _show(dataset, version)
+        latest = dataset.latest()
+        if latest is None or latest.version <= version.version:
+            return
+        version = latest
+
+
+def repair_view(dataset: Dataset) -> None:
+    """Redo the refresh of the latest version if the seed's paths do not fully show it (best effort)."""
+    try:
+        numbers = dataset.numbers()
+        if not numbers or shown(dataset) == (numbers[-1], True):
+            return
+        latest = dataset.latest()
+        if latest is not None:
+            refresh_view(dataset, latest)
+    except Exception as exc:  # noqa: BLE001 - the view serves outside tools; madstream reads versions
+        log.warning("could not refresh the files at %s (%s)", dataset.result_path, exc)
+
+
+def _show(dataset: Dataset, version: Version) -> None:
+    store = dataset.store
+    store.write_bytes_sync(_marker(dataset), orjson.dumps({"version": version.version, "complete": False}))
+    entries = [*version.fragments, *version.results]  # results last: their fragments are there first
+
+    def put(entry: FileEntry) -> None:
+        place(store, entry.file, entry.path, dataset.scratch(posixpath.basename(entry.path)))
+
+    if store.local_root is not None or len(entries) < 2:
+        for entry in entries:
+            put(entry)
+    else:
+        with ThreadPoolExecutor(max_workers=min(PUBLISH_THREADS, len(entries))) as pool:
+            list(pool.map(put, version.fragments))
+            list(pool.map(put, version.results))
+    if version.fragment_dir and not version.snapshot:
+        keep = {entry.path for entry in version.fragments}
+        present = store.glob_sync(posixpath.join(version.fragment_dir, "fragment=*"))
+        delete_many(store, [path for path in present if path not in keep])
+    store.write_bytes_sync(_marker(dataset), orjson.dumps({"version": version.version, "complete": True}))
