@@ -8,7 +8,9 @@ one folder per transaction, whose name starts with the transaction's creation ti
     <metadata root>/staging/<txn id>/scratch/<final path>.<tag>   a working file, never published
 
 A run of an asset needs no staging at all: it writes its files once, in a run folder of its
-dataset (see :mod:`.versions`), and a version record makes them visible. A killed transaction
+dataset (see :mod:`.versions`), and a version record makes them visible. Commits and view
+refreshes write their few temporary files in the dataset's ``scratch/`` folder, named by
+:func:`scratch_name`. A killed transaction
 leaves its staging folder behind; :func:`leftover_time` tells its age, so a later commit deletes
 those older than :data:`STALE_AFTER`.
 """
@@ -24,7 +26,8 @@ from ..storage.paths import clean
 from .catalog import metadata_root
 
 __all__ = [
-    "STALE_AFTER", "leftover_time", "new_transaction_id", "scratch_path", "staged_path", "staging_root", "transaction_folder",
+    "STALE_AFTER", "leftover_time", "new_transaction_id", "scratch_name", "scratch_path", "staged_path", "staging_root",
+    "transaction_folder",
 ]
 
 #: Age after which another transaction's leftovers are deleted (seconds).
@@ -57,6 +60,11 @@ def staged_path(txn_id: str, final: str) -> str:
 def scratch_path(txn_id: str, final: str, tag: str) -> str:
     """A working file of transaction ``txn_id`` for ``final`` (``tag``: part2, merged, ...)."""
     return posixpath.join(transaction_folder(txn_id), "scratch", f"{clean(final)}.{tag}")
+
+
+def scratch_name(name: str) -> str:
+    """A unique name for a temporary file of a commit or a view refresh (``<txn id>-<name>``)."""
+    return f"{new_transaction_id()}-{name}"
 
 
 def leftover_time(name: str) -> int | None:

@@ -31,7 +31,7 @@ from ..storage.atomic import create_exclusive
 from ..storage.paths import clean
 from ..storage.store import FileStore
 from .catalog import metadata_root
-from .staging import new_transaction_id
+from .staging import scratch_name
 
 __all__ = ["Dataset", "FileEntry", "Version"]
 
@@ -87,7 +87,7 @@ class Dataset:
         return posixpath.join(self.root, "runs", run_id)
 
     def scratch(self, name: str) -> str:
-        return posixpath.join(self.root, "scratch", f"{new_transaction_id()}-{name}")
+        return posixpath.join(self.root, "scratch", scratch_name(name))
 
     def version_path(self, number: int) -> str:
         return posixpath.join(self.root, "versions", f"v{number:010d}.json")

@@ -49,7 +49,7 @@ def normalize(obj: object, *, asset: str, batch: int, json_lines: bool = False) 
     mix two formats in a column and defeat readers that detect timestamps).
     """
     if json_lines and isinstance(obj, (list, tuple)) and obj and all(type(r) is dict for r in obj):
-        built, exact = _build(obj, asset=asset, batch=batch)
+        built, exact = _build(obj)
         if not built.num_rows:
             return []
         exact = exact and all(_one_time_format(c) for c in built.columns)
@@ -150,10 +150,10 @@ def rows_to_batch(rows: Sequence[object], *, asset: str, batch: int) -> pa.Recor
     """Rows (dicts, dataclasses, pydantic models) → one record batch with every key seen."""
     if not all(type(r) is dict for r in rows):
         rows = [_as_row(r, asset=asset, batch=batch) for r in rows]
-    return _build(rows, asset=asset, batch=batch)[0]  # type: ignore[arg-type]
+    return _build(rows)[0]  # type: ignore[arg-type]
 
 
-def _build(dict_rows: Sequence[dict[str, Any]], *, asset: str, batch: int) -> tuple[pa.RecordBatch, bool]:
+def _build(dict_rows: Sequence[dict[str, Any]]) -> tuple[pa.RecordBatch, bool]:
     """Dict rows → a record batch, and whether it holds the values unchanged (see :func:`normalize`)."""
     # pyarrow names columns after the first row only; take the union of keys so none is lost.
     # Rows of one page nearly always share their keys: an unordered set union runs in C at a
