@@ -17,7 +17,7 @@ import pyarrow as pa
 from ..base.errors import ArgumentError, DefinitionError
 from ..base.types import ARTIFACT_FILE_TYPES, FILE_TYPES, STREAM_BATCH_ROWS, Params
 from ..commit.retention import DEFAULT_KEEP_FOR, DEFAULT_KEEP_VERSIONS, Vacuumed, vacuum
-from ..commit.versions import Version
+from ..commit.versions import Version, verify
 from ..query.options import ReadCSVOptions, ReadJsonOptions
 from ..query.result import QueryResult
 from ..run.lifecycle import current, materialize
@@ -265,6 +265,17 @@ class DataAsset:
         ``committed``, ``rows``, ``parameters``, and every file with its size and checksum)."""
         plan = self._plan()
         return await anyio.to_thread.run_sync(own_versions, plan)
+
+    async def verify(self) -> list[str]:
+        """Read every file of every committed version of this configuration and check its checksum;
+        returns the problems found (``[]``: every file is as committed)."""
+        plan = self._plan()
+        dataset = dataset_of(plan)
+
+        def check() -> list[str]:
+            return [problem for v in own_versions(plan) for problem in verify(dataset, v)]
+
+        return await anyio.to_thread.run_sync(check)
 
     async def vacuum(self) -> Vacuumed:
         """Remove versions past retention (``keep_versions`` / ``keep_for``), their files, and

@@ -18,6 +18,7 @@ import orjson
 
 from ..storage.atomic import place
 from ..storage.transfer import PUBLISH_THREADS, delete_many
+from .crashpoints import crash_point
 from .versions import Dataset, FileEntry, Version
 
 __all__ = ["refresh_view", "repair_view"]
@@ -73,11 +74,15 @@ def _show(dataset: Dataset, version: Version) -> None:
         place(store, entry.file, entry.path, dataset.scratch(posixpath.basename(entry.path)))
 
     if store.local_root is not None or len(entries) < 2:
-        for entry in entries:
+        for entry in version.fragments:
+            put(entry)
+        crash_point("refreshing")
+        for entry in version.results:
             put(entry)
     else:
         with ThreadPoolExecutor(max_workers=min(PUBLISH_THREADS, len(entries))) as pool:
             list(pool.map(put, version.fragments))
+            crash_point("refreshing")
             list(pool.map(put, version.results))
     if version.fragment_dir and not version.snapshot:
         keep = {entry.path for entry in version.fragments}

@@ -22,6 +22,7 @@ import anyio.to_thread
 
 from ..base.errors import ExtractError, MadstreamError
 from ..commit.catalog import RunRecord
+from ..commit.crashpoints import crash_point
 from ..commit.retention import vacuum
 from ..commit.runs import RunFolder
 from ..commit.staging import new_transaction_id
@@ -116,6 +117,7 @@ async def _materialize(plan: RunPlan) -> Version:
         if error is exc:
             raise
         raise error from exc
+    crash_point("recorded")
     await _record_success(plan, run, version, started)
     _notify(watchers, run)
     remember(plan, version)
@@ -147,8 +149,11 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
         data = await _call(plan)
         await pump(data, write, asset=plan.name, path=plan.path, json_lines=writer.json_lines)
         stats = await anyio.to_thread.run_sync(writer.close)
+        crash_point("written")
         draft = await anyio.to_thread.run_sync(_draft, plan, run, stats, fragment_dir, folder)
+        crash_point("committing")
         version = await anyio.to_thread.run_sync(dataset.commit, draft)
+        crash_point("committed")
     except BaseException:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(writer.abort)
