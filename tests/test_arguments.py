@@ -104,3 +104,28 @@ def test_names_are_sanitized() -> None:
 def test_unknown_option_is_rejected() -> None:
     with pytest.raises(DefinitionError, match="unknown option"):
         dataset.with_options(colour="red")
+
+
+@pytest.mark.parametrize("value", ["", "a\x00b", "line\nbreak", "x" * 300])
+def test_values_no_backend_can_name_are_rejected_when_the_asset_is_bound(value: str) -> None:
+    from madstream import TemplateError
+
+    @asset("lit/{part}/out.parquet", name="lit")
+    def lit(part: str):
+        return [{"x": 1}]
+
+    with pytest.raises(TemplateError, match="an argument value"):
+        lit.with_arguments(part=value)
+
+
+async def test_glob_characters_in_values_are_literal_names(storage_root) -> None:
+    @asset("lit/{part}/out.parquet", name="lit_{part}", artifact_filetype="parquet")
+    def lit(part: str):
+        return [{"part": part}]
+
+    for part in ("a*", "a[1]", "a?"):
+        await lit(part)
+    for part in ("a*", "a[1]", "a?"):
+        assert (await lit.with_arguments(part).query("SELECT part")).fetchall() == [(part,)]
+        assert (storage_root / "lit" / part / "out.parquet").is_file()
+        assert [p.name for p in (storage_root / "lit" / part / "_artifacts").rglob("*.parquet")] == ["fragment=000001.parquet"]

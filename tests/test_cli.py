@@ -268,3 +268,41 @@ def test_the_console_script(project: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("no assets under file://")
+
+
+def test_vacuum_and_verify(project: Path, storage_root: Path) -> None:
+    for _ in range(3):
+        assert madstream(project, "materialize", "shop:orders", "--arg", "day=2026-01-31").returncode == 0
+    ok = madstream(project, "verify", "shop:orders", "--arg", "day=2026-01-31")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "orders: 3 version(s), 9 file(s), 0 problem(s)"
+
+    version_file = next((storage_root / "_asset_metadata" / "datasets").rglob("runs/*/results/orders_2026-01-31.parquet"))
+    data = bytearray(version_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a flipped byte, same size
+    version_file.write_bytes(bytes(data))
+    bad = madstream(project, "verify", "shop:orders", "--arg", "day=2026-01-31")
+    assert bad.returncode == 1
+    assert "does not match its committed checksum" in bad.stderr and "1 problem(s)" in bad.stdout
+
+    done = madstream(project, "vacuum", "shop:orders", "--arg", "day=2026-01-31")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "orders: removed 0 version(s) and 0 folder(s); versions kept: 1, 2, 3"
+
+
+def test_unreadable_records_are_skipped_with_a_warning(project: Path, storage_root: Path) -> None:
+    for day in ("2026-01-30", "2026-01-31"):
+        assert madstream(project, "materialize", "shop:orders", "--arg", f"day={day}").returncode == 0
+    meta = storage_root / "_asset_metadata"
+    records = sorted(meta.rglob("metadata.json"))
+    records[0].write_text('{"id": "trunc')  # a record cut short by a kill
+    versions = sorted(meta.rglob("versions/v*.json"))
+    versions[0].write_text("not json")
+    listing = madstream(project, "ls")
+    assert listing.returncode == 0, listing.stderr
+    assert len(listing.stdout.strip().splitlines()) == 2  # the header and the readable configuration
+    runs = madstream(project, "runs")
+    assert runs.returncode == 0 and len(runs.stdout.strip().splitlines()) == 2
+    assert "skipping the unreadable run record" in runs.stderr
+    query = madstream(project, "query", "shop:orders", "--arg", "day=2026-01-31", "SELECT count(*)")
+    assert query.returncode == 0 and "8" in query.stdout

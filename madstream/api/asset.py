@@ -102,7 +102,16 @@ class DataAsset:
                 f"arguments do not fit `{self.fn.__name__}{self._signature}`: {exc}",
                 asset=self._name, hint="check the arguments passed to with_arguments()",
             ) from exc
+        new._check_bound_values()
         return new
+
+    def _check_bound_values(self) -> None:
+        """Render what the bound arguments already allow, so a value no path can hold fails here,
+        when the asset is bound, not later in a run (missing arguments are left for the call)."""
+        values = self._values()
+        for template, what in ((self._path, "path"), (self._artifacts_dir, "artifacts_dir")):
+            if template:
+                render_path(template, values, asset=self._name, what=what, partial=True)
 
     def with_options(self, **options: Any) -> DataAsset:
         """A new asset with the given options (``path``, ``name``, ``cache_expiration``, ...) replaced."""

@@ -4,6 +4,8 @@
     madstream query pipelines.sales:orders "SELECT city, sum(amount) GROUP BY city" --format csv
     madstream runs [pipelines.sales:orders]
     madstream ls
+    madstream vacuum pipelines.sales:orders --arg day=2026-01-31
+    madstream verify pipelines.sales:orders --arg day=2026-01-31
 
 Errors print one line (what went wrong, to which asset, what to do) and exit 1; ``--debug``
 adds the traceback. Storage comes from ``FILESYSTEM_URL`` as for the library.
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 
 from ..base.errors import MadstreamError
 from ..run.observe import show_progress
-from .commands import cmd_ls, cmd_materialize, cmd_query, cmd_runs
+from .commands import cmd_ls, cmd_materialize, cmd_query, cmd_runs, cmd_vacuum, cmd_verify
 from .output import FORMATS
 from .target import CliError
 
@@ -67,6 +69,18 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = commands.add_parser("ls", parents=[common], help="assets under the configured storage")
     ls.set_defaults(handler=cmd_ls)
+
+    vacuum = commands.add_parser(
+        "vacuum", parents=[common, target], help="remove versions past retention and what killed runs left",
+    )
+    vacuum.add_argument("asset", help="module:asset or path/file.py:asset")
+    vacuum.set_defaults(handler=cmd_vacuum)
+
+    verify = commands.add_parser(
+        "verify", parents=[common, target], help="read every file of every version and check its checksum",
+    )
+    verify.add_argument("asset", help="module:asset or path/file.py:asset")
+    verify.set_defaults(handler=cmd_verify)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The four commands: materialize, query, runs and ls. Each returns the process exit code."""
+"""The commands: materialize, query, runs, ls, vacuum and verify. Each returns the process exit code."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ..run.summary import human_bytes, summary
 from .output import format_duration, plain_table, write_result
 from .target import bind_arguments, load_asset, require_all
 
-__all__ = ["cmd_ls", "cmd_materialize", "cmd_query", "cmd_runs"]
+__all__ = ["cmd_ls", "cmd_materialize", "cmd_query", "cmd_runs", "cmd_vacuum", "cmd_verify"]
 
 
 def _human_bytes(n: int | None) -> str:
@@ -136,3 +136,27 @@ def cmd_ls(args: argparse.Namespace) -> int:
         ))
     print(plain_table(("ASSET", "PATH", "MATERIALIZED (UTC)", "ROWS", "SIZE", "RUNS", "LAST STATUS"), rows))
     return 0
+
+
+def cmd_vacuum(args: argparse.Namespace) -> int:
+    """Apply the asset's retention now, and remove what killed runs left behind."""
+    asset = _target(args)
+    removed = anyio.run(asset.vacuum)
+    kept = anyio.run(asset.versions)
+    print(
+        f"{asset.name}: removed {len(removed.versions)} version(s) and {len(removed.folders)} folder(s); "
+        f"versions kept: {', '.join(str(v.version) for v in kept) or 'none'}"
+    )
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check every file of every committed version; exit 1 if any is missing or changed."""
+    asset = _target(args)
+    versions = anyio.run(asset.versions)
+    problems = anyio.run(asset.verify)
+    for problem in problems:
+        print(f"madstream: {asset.name}: {problem}", file=sys.stderr)
+    files = sum(len(v.results) + len(v.fragments) for v in versions)
+    print(f"{asset.name}: {len(versions)} version(s), {files} file(s), {len(problems)} problem(s)")
+    return 1 if problems else 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import re
 
 from ..storage.paths import clean
 from .versions import Dataset
@@ -18,6 +19,8 @@ from .versions import Dataset
 __all__ = ["RunFolder"]
 
 log = logging.getLogger("madstream")
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.=-]")
 
 
 class RunFolder:
@@ -29,13 +32,14 @@ class RunFolder:
         self.root = dataset.run_dir(run_id)
 
     def stage(self, final: str) -> str:
-        return posixpath.join(self.root, "results", posixpath.basename(clean(final)))
+        # A name of madstream's own (DuckDB globs the paths it reads; a user's `*` or `[` must not).
+        return posixpath.join(self.root, "results", _SAFE.sub("_", posixpath.basename(clean(final))))
 
     def stage_in(self, folder: str, name: str) -> str:
         return posixpath.join(self.root, "fragments", name)
 
     def scratch_file(self, final: str, tag: str) -> str:
-        return posixpath.join(self.root, "work", f"{posixpath.basename(clean(final))}.{tag}")
+        return posixpath.join(self.root, "work", f"{_SAFE.sub('_', posixpath.basename(clean(final)))}.{tag}")
 
     def drop_work(self) -> None:
         """Delete the working files once the results are final (blocking, best effort)."""

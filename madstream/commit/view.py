@@ -10,6 +10,7 @@ dataset. madstream's own reads never use these paths, so a refresh can never dis
 
 from __future__ import annotations
 
+import glob
 import logging
 import posixpath
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +87,7 @@ def _show(dataset: Dataset, version: Version) -> None:
             list(pool.map(put, version.results))
     if version.fragment_dir and not version.snapshot:
         keep = {entry.path for entry in version.fragments}
-        present = store.glob_sync(posixpath.join(version.fragment_dir, "fragment=*"))
+        # The folder's name is the user's, taken literally: its glob characters match only themselves.
+        present = store.glob_sync(posixpath.join(glob.escape(version.fragment_dir), "fragment=*"))
         delete_many(store, [path for path in present if path not in keep])
     store.write_bytes_sync(_marker(dataset), orjson.dumps({"version": version.version, "complete": True}))

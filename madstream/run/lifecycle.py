@@ -32,7 +32,7 @@ from ..stream.channel import pump
 from ..write.writer import Layout, RunWriter, WriteStats
 from .observe import RunObserver, observers, progress_enabled, watch_writes
 from .plan import RunPlan
-from .results import dataset_of, fresh_version, remember, remembered
+from .results import dataset_of, fresh_version, intact, remember, remembered
 
 __all__ = ["current", "materialize"]
 
@@ -46,6 +46,8 @@ def _now() -> dt.datetime:
 async def current(plan: RunPlan) -> Version:
     """The version to query: this process's last run, a fresh cached version, or a new run."""
     version = remembered(plan)
+    if version is not None and not await anyio.to_thread.run_sync(intact, plan, version):
+        version = None  # its result changed since: never served as the committed data
     if version is None:
         version = await anyio.to_thread.run_sync(fresh_version, plan)
     return version if version is not None else await materialize(plan)

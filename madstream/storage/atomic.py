@@ -106,7 +106,8 @@ def _create_object(store: FileStore, path: str, data: bytes) -> bool:
             raise
         return True
 
-    return store.run("create", path, put)
+    # Not retried: after a lost reply a retry would find its own record and report it taken.
+    return store.call(path, put, store.fs)
 
 
 def _precondition_failed(exc: BaseException) -> bool:
@@ -153,7 +154,7 @@ def _sftp_rename(store: FileStore, sftp: Any, scratch: str, path: str) -> bool:
             return True
 
     store.makedirs_sync(os.path.dirname(path))
-    return bool(store.run("create", path, lambda fs: sync(sftp.loop, rename)))
+    return bool(store.call(path, sync, sftp.loop, rename))  # not retried, as for object stores
 
 
 def _sftp_link_over(fs: Any, sftp: Any, src: str, scratch: str, dst: str) -> None:
