@@ -223,3 +223,21 @@ async def test_sync_function_raising_before_yielding() -> None:
     with pytest.raises(ExtractError, match="no credentials") as info:
         await sync_fail()
     assert isinstance(info.value.__cause__, RuntimeError)
+
+
+async def test_a_result_path_that_is_a_folder_fails_before_anything_is_published(storage_root: Path) -> None:
+    from madstream import DefinitionError
+
+    (storage_root / "k" / "x.csv").mkdir(parents=True)
+    calls = []
+
+    @asset("k/x.parquet|csv", name="k")
+    async def k():
+        calls.append(1)
+        yield [{"x": 1}]
+
+    with pytest.raises(DefinitionError, match="the result path `k/x.csv` is a folder"):
+        await k()
+    assert calls == [] and not (storage_root / "k" / "x.parquet").exists()
+    assert not (storage_root / "k" / "_artifacts").exists()
+    assert await k.versions() == []

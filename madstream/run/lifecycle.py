@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from ..base.errors import ExtractError, MadstreamError
+from ..base.errors import DefinitionError, ExtractError, MadstreamError
 from ..commit.catalog import RunRecord
 from ..commit.crashpoints import crash_point
 from ..commit.retention import vacuum
@@ -144,6 +144,7 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
     fragment_dir = plan.fragment_dir(run.runtime)
     layout = Layout(results=plan.results, fragment_dir=fragment_dir, fragment_type=plan.fragment_type, extras=plan.extras)
     callbacks = [cb for cb in (o.run_started(run) for o in watchers) if cb is not None]
+    await anyio.to_thread.run_sync(_check_targets, plan)
     folder = RunFolder(dataset, run.id)
     writer = RunWriter(plan.store, folder, layout)
     write = watch_writes(writer.write, callbacks) if callbacks else writer.write
@@ -163,6 +164,16 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
         raise
     await anyio.to_thread.run_sync(_after_commit, plan, version)
     return version
+
+
+def _check_targets(plan: RunPlan) -> None:
+    """Fail before anything runs if a result path is a folder: its view could never be shown there."""
+    for path in plan.results:
+        if plan.store.isdir_sync(path):
+            raise DefinitionError(
+                f"the result path `{path}` is a folder", asset=plan.name, path=path,
+                hint="move the folder away or give the asset another path",
+            )
 
 
 def _draft(plan: RunPlan, run: RunRecord, stats: WriteStats, fragment_dir: str, folder: RunFolder) -> Version:

@@ -147,6 +147,13 @@ class FileStore:
         path = clean(path)
         return self.run("exists", path, lambda fs: bool(fs.exists(path)))
 
+    def isdir_sync(self, path: str) -> bool:
+        path = clean(path)
+        native = self.native(path)
+        if native is not None:
+            return os.path.isdir(native)
+        return self.run("isdir", path, lambda fs: bool(fs.isdir(path)))
+
     def open_sync(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
         """Open ``path``; remote files come back wrapped (big writes, translated errors)."""
         path = clean(path)
