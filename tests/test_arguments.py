@@ -129,3 +129,18 @@ async def test_glob_characters_in_values_are_literal_names(storage_root) -> None
         assert (await lit.with_arguments(part).query("SELECT part")).fetchall() == [(part,)]
         assert (storage_root / "lit" / part / "out.parquet").is_file()
         assert [p.name for p in (storage_root / "lit" / part / "_artifacts").rglob("*.parquet")] == ["fragment=000001.parquet"]
+
+
+async def test_the_result_type_can_be_an_argument(storage_root) -> None:
+    @asset("typed_results/model_asset.{filetype}", name="model_{filetype}")
+    def model(filetype: str):
+        return [{"id": 1, "kind": filetype}]
+
+    for filetype in ("parquet", "json", "csv"):
+        artifact = await model(filetype)
+        assert artifact.path == f"typed_results/model_asset.{filetype}"
+        assert (storage_root / "typed_results" / f"model_asset.{filetype}").is_file()
+        assert (await model.with_arguments(filetype).query("SELECT id, kind")).fetchall() == [(1, filetype)]
+    with pytest.raises(DefinitionError, match="result type `txt`"):
+        model.with_arguments("txt")  # checked when bound: nothing is written
+    assert not (storage_root / "typed_results" / "model_asset.txt").exists()

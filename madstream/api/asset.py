@@ -81,11 +81,16 @@ class DataAsset:
                 f"artifact_filetype `{self.artifact_filetype}` is not supported",
                 asset=self._name, hint="use 'json', 'parquet' or 'csv'",
             )
-        for ext in result_types(self._path):
-            if ext not in FILE_TYPES:
+        self._check_result_types(self._path)
+
+    def _check_result_types(self, path: str) -> None:
+        """Every result type in ``path`` is one madstream writes; a templated one (``x.{filetype}``)
+        is checked once its argument is bound, before anything is written."""
+        for ext in result_types(path):
+            if "{" not in ext and ext not in FILE_TYPES:
                 raise DefinitionError(
-                    f"result type `{ext}` in `{self._path}` is not supported",
-                    asset=self._name, path=self._path,
+                    f"result type `{ext}` in `{path}` is not supported",
+                    asset=self._name, path=path,
                     hint="end the path with .parquet, .json or .csv (several: `x.parquet|csv`)",
                 )
 
@@ -111,7 +116,9 @@ class DataAsset:
         values = self._values()
         for template, what in ((self._path, "path"), (self._artifacts_dir, "artifacts_dir")):
             if template:
-                render_path(template, values, asset=self._name, what=what, partial=True)
+                rendered = render_path(template, values, asset=self._name, what=what, partial=True)
+                if what == "path":
+                    self._check_result_types(_bound_types_only(template, rendered))
 
     def with_options(self, **options: Any) -> DataAsset:
         """A new asset with the given options (``path``, ``name``, ``cache_expiration``, ...) replaced."""
@@ -157,6 +164,7 @@ class DataAsset:
         values = self._values()
         name = render_name(self._name, values, asset=self._name)
         path = render_path(self._path, values, asset=name)
+        self._check_result_types(path)
         results = result_paths(path)
         if self._artifacts_dir:
             artifacts_dir = render_path(self._artifacts_dir, values, asset=name, what="artifacts_dir")
@@ -303,6 +311,12 @@ class DataAsset:
         artifact = await self()
         async for batch in artifact.stream_arrow():
             yield batch
+
+
+def _bound_types_only(template: str, rendered: str) -> str:
+    """``rendered`` with the result types that still wait for an argument put back as templates."""
+    parts = [(t if "{" in t and r.endswith("unbound") else r) for t, r in zip(template.split("|"), rendered.split("|"))]
+    return "|".join(parts)
 
 
 def _param_default(value: object) -> object:
