@@ -25,7 +25,7 @@ except ImportError as exc:  # pragma: no cover - prefect is a dependency
 from ..base.errors import PermanentStorageError
 from ..storage.faults import redact
 from ..storage.store import DEFAULT_URL
-from .storage import Storage
+from .storage import OpenFile, Storage
 
 __all__ = ["FsspecFileSystem", "load_block_storage"]
 
@@ -85,7 +85,7 @@ class FsspecFileSystem(WritableFileSystem, WritableDeploymentStorage):  # type: 
         storage = self.as_storage()
         source = (from_path or "").strip("/")
         target = os.path.abspath(local_path or ".")
-        for path in await storage.glob(f"{source}/**" if source else "**"):
+        for path in await anyio.to_thread.run_sync(storage.glob, f"{source}/**" if source else "**"):
             rel = path[len(source):].lstrip("/") if source else path
             if rel and not await anyio.to_thread.run_sync(storage.fs.isdir, path):
                 await anyio.to_thread.run_sync(_save_local, os.path.join(target, rel), await storage.read_path(path))
@@ -106,38 +106,38 @@ class FsspecFileSystem(WritableFileSystem, WritableDeploymentStorage):  # type: 
             await storage.write_path(f"{to_path or ''}/{rel}".lstrip("/"), content)
         return len(files)
 
-    # -- the seed's helpers ------------------------------------------------------------------
-    async def exists(self, path: str) -> bool:
+    # -- the seed's helpers: glob, exists and mkdirs are synchronous, the rest awaited ----------
+    def glob(self, pattern: str) -> list[str]:
+        """Paths matching ``pattern``, relative to ``basepath``, sorted."""
+        return self.as_storage().glob(pattern)
+
+    def exists(self, path: str) -> bool:
         """Whether ``path`` exists."""
-        return await self.as_storage().exists(path)
+        return self.as_storage().exists(path)
+
+    def mkdirs(self, path: str, exist_ok: bool = False) -> None:
+        """Create ``path`` and its parents (an existing folder raises unless ``exist_ok``)."""
+        self.as_storage().mkdirs(path, exist_ok=exist_ok)
 
     async def delete_path(self, path: str, recursive: bool = False) -> None:
         """Delete ``path`` (a folder needs ``recursive=True``)."""
         await self.as_storage().delete_path(path, recursive)
 
-    async def glob(self, pattern: str) -> list[str]:
-        """Paths matching ``pattern``, relative to ``basepath``."""
-        return await self.as_storage().glob(pattern)
-
-    async def mkdirs(self, path: str) -> None:
-        """Create ``path`` and its parents."""
-        await self.as_storage().mkdirs(path)
-
     async def move_path(self, src: str, dst: str) -> None:
         """Move ``src`` to ``dst``."""
         await self.as_storage().move_path(src, dst)
 
-    async def write_data(self, path: str, data: object) -> None:
-        """Write rows as json, parquet or csv (by extension)."""
-        await self.as_storage().write_data(path, data)
+    async def write_data(self, path: str, data: object, indent: bool = True, **kwargs: Any) -> str:
+        """Write rows as json, parquet or csv (by extension); ``path`` is templated as in the seed."""
+        return await self.as_storage().write_data(path, data, indent, **kwargs)
 
-    async def read_data(self, path: str) -> Any:
-        """Read a json, parquet or csv file back."""
-        return await self.as_storage().read_data(path)
+    async def read_data(self, path: str, encoding: str = "utf-8") -> Any:
+        """Read a parquet or csv file back as row dicts, anything else as JSON."""
+        return await self.as_storage().read_data(path, encoding)
 
-    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
-        """Open ``path`` as a file object (a context manager)."""
-        return self.as_storage().open(path, mode, **kwargs)
+    def open(self, path: str, mode: str = "rb", auto_mkdir: bool = False, **kwargs: Any) -> OpenFile:
+        """Open ``path``: await it as in the seed, or use it as a context manager."""
+        return self.as_storage().open(path, mode, auto_mkdir, **kwargs)
 
 
 def _local_files(base: str, ignore_file: str | None) -> list[str]:

@@ -61,7 +61,7 @@ async def test_block_name_configures_every_asset(
     block = await FsspecFileSystem.load("madstream-assets")
     await block.write_path("notes/a.txt", b"hello")
     assert await block.read_path("notes/a.txt") == b"hello"
-    assert await block.exists("notes/a.txt")
+    assert block.exists("notes/a.txt")
     (tmp_path / "up" / "sub").mkdir(parents=True)
     (tmp_path / "up" / "sub" / "b.txt").write_bytes(b"deploy")
     assert await block.put_directory(str(tmp_path / "up"), "deploy") == 1

@@ -94,7 +94,7 @@ async def _check_invariants(expect_versions: int | None = None) -> None:
         rows = (await crash.with_arguments(gen=gen).query("SELECT count(*), min(gen), max(gen)", version=version.version)).fetchall()
         assert rows == [(PAGES * ROWS, gen, gen)]
         assert len(version.fragments) == PAGES
-    user = await fs.glob("crash/**")
+    user = fs.glob("crash/**")
     assert not [p for p in user if "/." in "/" + p or p.endswith(".tmp")], user
 
 
@@ -103,7 +103,7 @@ async def _next_run_succeeds_and_shows(gen: int) -> None:
     fs = await get_fs()
     shown = pq.read_table(io.BytesIO(await fs.read_path("crash/out.parquet")))
     assert shown.num_rows == PAGES * ROWS and set(shown.column("gen").to_pylist()) == {gen}
-    fragments = await fs.glob("crash/_artifacts/asset=crash/fragment=*")
+    fragments = fs.glob("crash/_artifacts/asset=crash/fragment=*")
     assert len(fragments) == PAGES
     assert artifact.version == (await _all_versions())[-1].version
 
@@ -113,9 +113,9 @@ async def _vacuum_clears_leftovers() -> None:
     dataset = Dataset(fs, "crash/out.parquet")
     await anyio.to_thread.run_sync(lambda: vacuum(dataset, grace=0))
     listed = {v.run_id for v in dataset.history()}
-    runs = {p.rsplit("/", 1)[1] for p in await fs.glob(f"{dataset.root}/runs/*")}
+    runs = {p.rsplit("/", 1)[1] for p in fs.glob(f"{dataset.root}/runs/*")}
     assert runs == listed
-    assert await fs.glob(f"{dataset.root}/scratch/*") == []
+    assert fs.glob(f"{dataset.root}/scratch/*") == []
 
 
 @pytest.mark.parametrize("step", STEPS)

@@ -153,5 +153,5 @@ async def test_sftp_untrusted_host_key(sftp_server: SFTPServer, monkeypatch: pyt
     monkeypatch.setenv("FILESYSTEM_URL", sftp_server.url("keyed"))
     monkeypatch.setenv("FILESYSTEM_STORAGE_OPTIONS", json.dumps(sftp_server.key_options(tmp_path, trust_host=False)))
     with pytest.raises(PermanentStorageError, match="host key .* is not trusted") as caught:
-        await (await get_fs()).exists("anything")
+        (await get_fs()).exists("anything")
     assert "known_hosts" in str(caught.value)

@@ -83,7 +83,7 @@ async def test_relative_local_url_and_storage_active(tmp_path: Path, monkeypatch
     with other.active():
         await rows()
         assert (await get_fs()) is other
-    assert await other.exists("x/result.json")
+    assert other.exists("x/result.json")
     assert not (tmp_path / "relative-root" / "x").exists()
     await rows()
     assert (tmp_path / "relative-root" / "x" / "result.json").is_file()

@@ -76,9 +76,9 @@ async def test_versions_time_travel_and_the_seeds_view(backend: Backend) -> None
     fs = await get_fs()
     shown = pq.read_table(io.BytesIO(await fs.read_path("tt/out.parquet")))
     assert shown.num_rows == 6 and set(shown.column("gen").to_pylist()) == {3}
-    fragments = await fs.glob("tt/_artifacts/asset=tt/*")
+    fragments = fs.glob("tt/_artifacts/asset=tt/*")
     assert [f.rsplit("/", 1)[1] for f in fragments] == [f"fragment=00000{i}.json" for i in (1, 2, 3)]
-    everything = await fs.glob("tt/**")
+    everything = fs.glob("tt/**")
     assert not [p for p in everything if "/." in p or p.endswith(".tmp")]  # nothing temporary in the user's folders
 
 
@@ -111,7 +111,7 @@ async def test_retention_keeps_the_newest_and_vacuum_removes_the_rest(backend: B
     removed = await other.vacuum()
     assert removed.versions == []
     fs = await get_fs()
-    runs = [p for p in await fs.glob("_asset_metadata/datasets/*/runs/*")]
+    runs = [p for p in fs.glob("_asset_metadata/datasets/*/runs/*")]
     assert len(runs) == 2  # only the files of the versions kept
     assert (await keep.with_arguments(0).query("SELECT n")).fetchall() == [(0,)]
 
