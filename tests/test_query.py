@@ -100,3 +100,25 @@ async def test_values_convert_like_duckdb_and_iteration_streams() -> None:
 def test_duckdb_version_is_supported() -> None:
     major, minor = (int(p) for p in duckdb.__version__.split(".")[:2])
     assert (major, minor) >= (1, 5)
+
+
+async def test_execute_returns_a_cursor_whose_fetches_continue() -> None:
+    # The seed's users call query.execute() and then fetchmany in a loop (DuckDB 2 relations no
+    # longer have execute()).
+    for query, params in (("SELECT id WHERE id < 25 ORDER BY id", None), ("SELECT id WHERE id < ? ORDER BY id", [25])):
+        cursor = (await products.query(query, params)).execute()
+        rows = []
+        while batch := cursor.fetchmany(2):
+            assert len(batch) <= 2
+            rows.extend(batch)
+        assert rows == [(i,) for i in range(25)]
+    result = await products.query("SELECT id WHERE id < 11 ORDER BY id")
+    cursor = result.execute()
+    assert cursor.fetchone() == (0,)
+    assert cursor.fetchmany(3) == [(1,), (2,), (3,)]
+    assert cursor.fetchall() == [(i,) for i in range(4, 11)]
+    assert cursor.fetchone() is None
+    # Each execute() starts over, independently of the result's own fetches.
+    assert result.fetchone() == (0,)
+    assert result.execute().fetchmany(2) == [(0,), (1,)]
+    assert result.fetchone() == (1,)

@@ -5,11 +5,17 @@ or pydantic model (one row); pandas and polars frames; pyarrow tables and record
 ``httpx.Response`` (its JSON body). DuckDB relations, assets and artifacts are expanded earlier,
 by the source stage, because they stream. pandas, polars and httpx are recognised by module
 name so that none of them is imported just to check a type.
+
+Every batch leaves here in a form each result format stores and DuckDB reads back (see
+:func:`finish`): decimals fit ``DECIMAL(p ≤ 38, s)`` or are kept as their exact text, union
+columns are refused, and column names follow the run's :class:`ColumnNames`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import decimal
+import math
 from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import Any, NamedTuple
@@ -20,9 +26,11 @@ import pyarrow as pa
 from ..base.errors import BatchError
 from ..base.types import Encoded
 
-__all__ = ["Page", "normalize", "to_batches", "rows_to_batch"]
+__all__ = ["ColumnNames", "Page", "SourceBatch", "finish", "normalize", "to_batches", "rows_to_batch"]
 
 _ACCEPTED = "yield dicts (or lists of them), dataclasses, pydantic models, pandas/polars frames or Arrow data"
+#: Errors pyarrow raises for values it cannot put in one column.
+_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, TypeError)
 
 
 def _module(obj: object) -> str:
@@ -38,23 +46,43 @@ class Page(NamedTuple):
     json: Encoded | None = None
 
 
+class SourceBatch(NamedTuple):
+    """A raw batch as the source stage hands it on, with the column names of its run."""
+
+    value: object
+    names: ColumnNames
+
+
 def normalize(obj: object, *, asset: str, batch: int, json_lines: bool = False) -> list[Page]:
     """The non-empty pages in ``obj``; with ``json_lines``, plain dict rows also come as JSON.
+
+    ``obj`` may come wrapped in a :class:`SourceBatch`, which carries the run's column names;
+    without one the names are made unique within this batch alone.
 
     Dict rows are the common case, and orjson writes them at ~3x the speed of any encoder
     working from Arrow, in the thread that already holds them. The JSON of the values is used
     only where it reads back as exactly the batch under its recorded column types: the batch
-    was built from the values as they are (no column kept as text, no empty object nulled),
-    and each time column prints one way (orjson drops a zero fraction of a second, which would
-    mix two formats in a column and defeat readers that detect timestamps).
+    was built from the values as they are (no column kept as text, no empty object nulled, no
+    column renamed), each time column prints one way (orjson drops a zero fraction of a second,
+    which would mix two formats in a column and defeat readers that detect timestamps), and
+    every float is finite (orjson writes NaN and infinities as ``null``).
     """
+    if isinstance(obj, SourceBatch):
+        names = obj.names
+        obj = obj.value
+    else:
+        names = ColumnNames()
     if json_lines and isinstance(obj, (list, tuple)) and obj and all(type(r) is dict for r in obj):
-        built, exact = _build(obj)
+        built, exact = _build(obj, asset=asset, batch=batch)
         if not built.num_rows:
             return []
-        exact = exact and all(_one_time_format(c) for c in built.columns)
-        return [Page(built, _json_lines(obj) if exact else None)]
-    return [Page(b) for b in to_batches(obj, asset=asset, batch=batch)]
+        done = finish(built, names, asset=asset, batch=batch)
+        exact = (
+            exact and done is built
+            and all(_one_time_format(c) for c in built.columns) and all(_finite(c) for c in built.columns)
+        )
+        return [Page(done, _json_lines(obj) if exact else None)]
+    return [Page(b) for b in to_batches(obj, asset=asset, batch=batch, names=names)]
 
 
 def _one_time_format(arr: pa.Array) -> bool:
@@ -69,6 +97,26 @@ def _one_time_format(arr: pa.Array) -> bool:
         return all(_one_time_format(c) for c in arr.flatten())
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return _one_time_format(arr.values)
+    return True
+
+
+def _finite(arr: pa.Array) -> bool:
+    """Whether every float in ``arr`` (nested ones too) is finite; may say no for a null slot.
+
+    numpy comes with pyarrow, and reading the value buffer spares importing pyarrow.compute.
+    """
+    t = arr.type
+    if pa.types.is_floating(t):
+        if arr.null_count == len(arr):
+            return True
+        import numpy as np
+
+        values = np.frombuffer(arr.buffers()[1], dtype=t.to_pandas_dtype())[arr.offset:arr.offset + len(arr)]
+        return bool(np.isfinite(values).all())
+    if pa.types.is_struct(t):
+        return all(_finite(c) for c in arr.flatten())
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _finite(arr.values)
     return True
 
 
@@ -87,20 +135,30 @@ def _json_lines(rows: Sequence[dict[str, Any]]) -> Encoded | None:
     return b"".join([orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows])
 
 
-def to_batches(obj: object, *, asset: str, batch: int) -> list[pa.RecordBatch]:
-    """The non-empty record batches in ``obj``; ``None`` and empty input give ``[]``."""
+def to_batches(obj: object, *, asset: str, batch: int, names: ColumnNames | None = None) -> list[pa.RecordBatch]:
+    """The non-empty record batches in ``obj``, finished (see :func:`finish`); ``None`` and
+    empty input give ``[]``. ``names``: the run's column names (default: this batch's own)."""
+    names = names if names is not None else ColumnNames()
+    return [finish(b, names, asset=asset, batch=batch) for b in _to_batches(obj, asset=asset, batch=batch)]
+
+
+def _to_batches(obj: object, *, asset: str, batch: int) -> list[pa.RecordBatch]:
     if obj is None:
         return []
     if isinstance(obj, pa.RecordBatch):
-        return [_fix_empty_structs(obj)] if obj.num_rows else []
+        return [obj] if obj.num_rows else []
     if isinstance(obj, pa.Table):
-        return [_fix_empty_structs(b) for b in obj.to_batches() if b.num_rows]
+        return [b for b in obj.to_batches() if b.num_rows]
     module = _module(obj)
     if module == "polars":
         frame: Any = obj.collect() if type(obj).__name__ == "LazyFrame" else obj  # type: ignore[attr-defined]
-        return to_batches(frame.to_arrow(), asset=asset, batch=batch)
+        return _to_batches(frame.to_arrow(), asset=asset, batch=batch)
     if module == "pandas" and type(obj).__name__ == "DataFrame":
-        return to_batches(pa.Table.from_pandas(obj, preserve_index=False), asset=asset, batch=batch)
+        try:
+            table = pa.Table.from_pandas(obj, preserve_index=False)
+        except (*_CONVERSION_ERRORS, ValueError):  # mixed object columns, repeated column names
+            table = _frame_by_column(obj, asset=asset, batch=batch)
+        return _to_batches(table, asset=asset, batch=batch)
     if module in ("httpx", "requests") and hasattr(obj, "json"):
         try:
             body = obj.json()  # type: ignore[attr-defined]
@@ -109,13 +167,13 @@ def to_batches(obj: object, *, asset: str, batch: int) -> list[pa.RecordBatch]:
                 "the HTTP response body is not JSON", asset=asset, batch=batch,
                 hint="return parsed rows, or check the request",
             ) from exc
-        return to_batches(body, asset=asset, batch=batch)
+        return _to_batches(body, asset=asset, batch=batch)
     if isinstance(obj, Mapping) or _is_record(obj):
-        return to_batches([obj], asset=asset, batch=batch)
+        return _to_batches([obj], asset=asset, batch=batch)
     if isinstance(obj, (list, tuple)):
         if not obj:
             return []
-        built = rows_to_batch(obj, asset=asset, batch=batch)
+        built = _rows_batch(obj, asset=asset, batch=batch)
         return [built] if built.num_rows else []
     raise BatchError(
         f"yielded a `{type(obj).__name__}`, which cannot become a table row",
@@ -147,13 +205,17 @@ def _as_row(obj: object, *, asset: str, batch: int) -> dict[str, Any]:
 
 
 def rows_to_batch(rows: Sequence[object], *, asset: str, batch: int) -> pa.RecordBatch:
-    """Rows (dicts, dataclasses, pydantic models) → one record batch with every key seen."""
+    """Rows (dicts, dataclasses, pydantic models) → one finished record batch with every key seen."""
+    return finish(_rows_batch(rows, asset=asset, batch=batch), ColumnNames(), asset=asset, batch=batch)
+
+
+def _rows_batch(rows: Sequence[object], *, asset: str, batch: int) -> pa.RecordBatch:
     if not all(type(r) is dict for r in rows):
         rows = [_as_row(r, asset=asset, batch=batch) for r in rows]
-    return _build(rows)[0]  # type: ignore[arg-type]
+    return _build(rows, asset=asset, batch=batch)[0]  # type: ignore[arg-type]
 
 
-def _build(dict_rows: Sequence[dict[str, Any]]) -> tuple[pa.RecordBatch, bool]:
+def _build(dict_rows: Sequence[dict[Any, Any]], *, asset: str, batch: int) -> tuple[pa.RecordBatch, bool]:
     """Dict rows → a record batch, and whether it holds the values unchanged (see :func:`normalize`)."""
     # pyarrow names columns after the first row only; take the union of keys so none is lost.
     # Rows of one page nearly always share their keys: an unordered set union runs in C at a
@@ -170,22 +232,62 @@ def _build(dict_rows: Sequence[dict[str, Any]]) -> tuple[pa.RecordBatch, bool]:
             built = pa.RecordBatch.from_pylist(list(dict_rows))
         else:
             built = pa.RecordBatch.from_pydict({k: [r.get(k) for r in dict_rows] for k in keys})
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, TypeError):
-        return _fix_empty_structs(_by_column(dict_rows, keys)), False
+    except _CONVERSION_ERRORS:
+        text_keyed = _with_text_keys(dict_rows, asset=asset, batch=batch)
+        if text_keyed is not None:
+            return _build(text_keyed, asset=asset, batch=batch)[0], False
+        return _fix_empty_structs(_by_column(dict_rows, keys, asset=asset, batch=batch)), False
     fixed = _fix_empty_structs(built)
     return fixed, fixed is built
 
 
-def _by_column(rows: Sequence[dict[str, Any]], keys: list[str]) -> pa.RecordBatch:
+def _by_column(rows: Sequence[dict[str, Any]], keys: list[str], *, asset: str, batch: int) -> pa.RecordBatch:
     """Slow path for rows whose values conflict: columns that will not type are kept as text."""
     arrays = []
     for k in keys:
         values = [r.get(k) for r in rows]
         try:
             arrays.append(pa.array(values))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, TypeError):
-            arrays.append(pa.array([_text(v) for v in values], type=pa.large_string()))
+        except _CONVERSION_ERRORS:
+            arrays.append(_text_column(values, k, asset=asset, batch=batch))
     return pa.RecordBatch.from_arrays(arrays, names=keys)
+
+
+def _frame_by_column(frame: Any, *, asset: str, batch: int) -> pa.Table:
+    """A pandas frame pyarrow refuses whole: column by column, a mixed object column as text
+    (as dict rows with conflicting values are); repeated names are left to :class:`ColumnNames`."""
+    import pandas as pd
+
+    arrays, names = [], []
+    for i in range(frame.shape[1]):
+        column = frame.iloc[:, i]
+        name = str(frame.columns[i])  # as pyarrow names a column labelled by a number or tuple
+        try:
+            arrays.append(pa.array(column, from_pandas=True))
+        except _CONVERSION_ERRORS:
+            values = [None if _missing(v, pd) else v for v in column.tolist()]
+            arrays.append(_text_column(values, name, asset=asset, batch=batch))
+        names.append(name)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _missing(value: object, pd: Any) -> bool:
+    """Whether a pandas cell holds a missing value (``None``, ``NaN``, ``NA``, ``NaT``)."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def _text_column(values: list[Any], column: str, *, asset: str, batch: int) -> pa.Array:
+    texts = []
+    for v in values:
+        if v is not None and type(v).__str__ is object.__str__ and type(v).__repr__ is object.__repr__:
+            # Its only text is its address (`<Foo object at 0x...>`): nothing a reader could use.
+            raise BatchError(
+                f"holds a `{type(v).__name__}` value, which has no table type and no text form",
+                asset=asset, batch=batch, column=column,
+                hint="convert such values to str, numbers, dicts or lists in the extract function",
+            )
+        texts.append(_text(v))
+    return pa.array(texts, type=pa.large_string())
 
 
 def _text(value: object) -> str | None:
@@ -196,9 +298,289 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
+# -- dict keys --------------------------------------------------------------------------------
+# Keys become column (and struct field) names, which are text. An int key reads back as its
+# decimal text, as `json.dumps` writes it; any other kind has no text that says the same.
+
+def _has_other_keys(value: object) -> bool:
+    if type(value) is dict:
+        return any(type(k) is not str for k in value) or any(_has_other_keys(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_other_keys(v) for v in value)
+    return False
+
+
+def _with_text_keys(rows: Sequence[dict[Any, Any]], *, asset: str, batch: int) -> list[dict[str, Any]] | None:
+    """``rows`` with every int key (nested ones too) as its decimal text; ``None`` if every key
+    is already text. Raises :class:`BatchError` for a key of any other kind."""
+    if not any(_has_other_keys(r) for r in rows):
+        return None
+
+    def key(k: object) -> str:
+        if isinstance(k, str):
+            return str.__str__(k)
+        if isinstance(k, int) and not isinstance(k, bool):
+            return int.__repr__(k)
+        raise BatchError(
+            f"has a dict key of type `{type(k).__name__}`; keys become column names, which must be text",
+            asset=asset, batch=batch,
+            hint="use str keys (int keys are accepted and become their decimal text, e.g. 1 → \"1\")",
+        )
+
+    def convert(value: Any) -> Any:
+        if type(value) is dict:
+            out = {key(k): convert(v) for k, v in value.items()}
+            if len(out) < len(value):
+                raise BatchError(
+                    "has a dict with an int key and a str key of the same text (e.g. 1 and \"1\"), "
+                    "which would be one column",
+                    asset=asset, batch=batch, hint="keep one of the two keys",
+                )
+            return out
+        if isinstance(value, list):
+            return [convert(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(convert(v) for v in value)
+        return value
+
+    return [convert(r) for r in rows]
+
+
+# -- finishing a batch ------------------------------------------------------------------------
+
+def finish(records: pa.RecordBatch, names: ColumnNames, *, asset: str, batch: int | None = None) -> pa.RecordBatch:
+    """``records`` in the form every result format stores and DuckDB reads back.
+
+    - An empty struct (``{}``) becomes null: parquet cannot store a struct without fields.
+    - A union column raises :class:`BatchError`: no result format stores one.
+    - A decimal column fits ``DECIMAL(p, s)`` with ``p ≤ 38`` when the values seen need no
+      more digits (``p`` and ``s`` as small as the values allow), else it holds each value's
+      exact text (``large_string``, plain notation, trailing zeros dropped). Wider decimals
+      (``decimal256``) are what DuckDB, polars and parquet readers cannot all take.
+    - Column and struct field names follow ``names`` (see :class:`ColumnNames`).
+
+    Returns ``records`` itself when nothing had to change; ``batch`` is its number, for errors.
+    """
+    if names.clean(records.schema):
+        return records
+    records = _fix_empty_structs(records)
+    for f in records.schema:
+        if _has(f.type, pa.types.is_union):
+            raise BatchError(
+                f"has an Arrow union type ({f.type}), which no result format stores",
+                asset=asset, batch=batch, column=f.name,
+                hint="cast the column to one type, or to text, before yielding it",
+            )
+    if any(_has(f.type, _is_wide_decimal) for f in records.schema):
+        cols = [_fit_decimals(c) if _has(c.type, _is_wide_decimal) else c for c in records.columns]
+        records = pa.RecordBatch.from_arrays(cols, names=records.schema.names)
+        for f in records.schema:
+            if _has(f.type, _is_wide_decimal):  # inside a map or fixed-size list: not rebuilt here
+                raise BatchError(
+                    f"has decimals wider than 38 digits inside a {f.type} column, which DuckDB cannot read",
+                    asset=asset, batch=batch, column=f.name,
+                    hint="cast them to decimal128 or to text before yielding them",
+                )
+    return names.apply(records)
+
+
+def _has(t: pa.DataType, test: Any) -> bool:
+    """Whether ``t`` or any type nested in it passes ``test``."""
+    if test(t):
+        return True
+    if pa.types.is_dictionary(t):
+        return _has(t.value_type, test)
+    return any(_has(t.field(i).type, test) for i in range(t.num_fields))
+
+
+def _is_wide_decimal(t: pa.DataType) -> bool:
+    return pa.types.is_decimal(t) and not pa.types.is_decimal128(t)
+
+
+def _fit_decimals(arr: pa.Array) -> pa.Array:
+    t = arr.type
+    if pa.types.is_struct(t):
+        children = [_fit_decimals(c) for c in arr.flatten()]
+        return pa.StructArray.from_arrays(children, names=[f.name for f in t], mask=arr.is_null())
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        cls = pa.LargeListArray if pa.types.is_large_list(t) else pa.ListArray
+        return cls.from_arrays(arr.offsets, _fit_decimals(arr.values), mask=arr.is_null())
+    if not _is_wide_decimal(t):
+        return arr
+    if t.precision <= 38:  # decimal32/64, or a decimal256 of few digits: fits decimal128 as it is
+        return arr.cast(pa.decimal128(t.precision, t.scale))
+    values = [None if v is None else _shortest(v) for v in arr.to_pylist()]
+    integer_digits = scale = 0
+    for v in values:
+        if v is not None:
+            _, digits, exponent = v.as_tuple()
+            assert isinstance(exponent, int)  # an Arrow decimal is finite
+            scale = max(scale, -exponent)
+            integer_digits = max(integer_digits, len(digits) + exponent)
+    if integer_digits + scale <= 38:
+        return pa.array(values, type=pa.decimal128(max(integer_digits + scale, 1), scale))
+    return pa.array([None if v is None else format(v, "f") for v in values], type=pa.large_string())
+
+
+def _shortest(value: decimal.Decimal) -> decimal.Decimal:
+    """``value`` without trailing zeros after the point (exactly: no context rounds it)."""
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    kept = list(digits)
+    while exponent < 0 and len(kept) > 1 and kept[-1] == 0:
+        kept.pop()
+        exponent += 1
+    if kept == [0]:
+        exponent = 0
+    return decimal.Decimal((sign, tuple(kept), exponent))
+
+
+# -- column names -----------------------------------------------------------------------------
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _fold(name: str) -> str:
+    """``name`` as DuckDB compares identifiers: ASCII letters without case (``É`` ≠ ``é``)."""
+    return name.translate(_ASCII_LOWER)
+
+
+class _Scope:
+    """The names given among the columns of a batch, or the fields of one struct column."""
+
+    __slots__ = ("given", "taken")
+
+    def __init__(self) -> None:
+        #: (source name, its occurrence in a batch) → the name given.
+        self.given: dict[tuple[str, int], str] = {}
+        self.taken: set[str] = set()
+
+    def assign(self, names: Sequence[str]) -> list[str]:
+        seen: dict[str, int] = {}
+        keys = []
+        for n in names:
+            keys.append((n, seen.get(n, 0)))
+            seen[n] = keys[-1][1] + 1
+        # New names that clash with nothing keep themselves first, so a name the user chose is
+        # never taken by a suffix made for another column of the same batch.
+        for n, k in keys:
+            if (n, k) not in self.given and n and k == 0 and _fold(n) not in self.taken:
+                self.given[n, k] = n
+                self.taken.add(_fold(n))
+        out = []
+        for position, (n, k) in enumerate(keys, start=1):
+            name = self.given.get((n, k))
+            if name is None:
+                base = n or f"column_{position}"
+                name, suffix = base, 0
+                while _fold(name) in self.taken:
+                    suffix += 1
+                    name = f"{base}_{suffix}"
+                self.given[n, k] = name
+                self.taken.add(_fold(name))
+            out.append(name)
+        return out
+
+
+class ColumnNames:
+    """The column names of one run, the same in every batch and file of it.
+
+    DuckDB compares names ignoring ASCII case and cannot name a column (or struct field) with
+    the empty string, so the run's names are made unique on those terms, in order of
+    appearance (batches in order, columns left to right):
+
+    - the first column with a name keeps it;
+    - a later column whose name differs from an earlier one only in ASCII case (or equals it)
+      is renamed ``<name>_1``, or ``_2``, ... : the first suffix no column has yet;
+    - an empty name becomes ``column_<n>``, ``n`` the column's 1-based position in the batch
+      it first appears in (suffixed the same way if taken);
+    - the fields of each struct (in lists too) follow the same rules among themselves.
+
+    A name once given holds for the rest of the run.
+    """
+
+    def __init__(self) -> None:
+        self._scopes: dict[tuple[str, ...], _Scope] = {}
+        #: schema → (renamed schema or None if unchanged, whether other fixes are needed).
+        self._known: dict[pa.Schema, tuple[pa.Schema | None, bool]] = {}
+        #: The last schema looked up, and what is known of it: consecutive batches nearly always
+        #: share one, and comparing schemas costs far less than hashing one (~0.5 µs against
+        #: ~250 µs at 300 columns).
+        self._last: tuple[pa.Schema, tuple[pa.Schema | None, bool]] | None = None
+
+    def _lookup(self, schema: pa.Schema) -> tuple[pa.Schema | None, bool]:
+        if self._last is not None and self._last[0].equals(schema, check_metadata=True):
+            return self._last[1]
+        known = self._known.get(schema)
+        if known is None:
+            if len(self._known) >= 256:
+                self._known.clear()
+            fixes = any(
+                _has(f.type, lambda t: pa.types.is_union(t) or _is_wide_decimal(t) or _is_empty_struct(t))
+                for f in schema
+            )
+            known = self._known[schema] = (self._rename(schema), fixes)
+        self._last = (schema, known)
+        return known
+
+    def clean(self, schema: pa.Schema) -> bool:
+        """Whether a batch of ``schema`` is already finished (see :func:`finish`)."""
+        renamed, fixes = self._lookup(schema)
+        return renamed is None and not fixes
+
+    def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """``batch`` under the run's names (no data is copied)."""
+        renamed = self._lookup(batch.schema)[0]
+        if renamed is None:
+            return batch
+        columns = [c if c.type.equals(f.type) else c.view(f.type) for c, f in zip(batch.columns, renamed)]
+        return pa.RecordBatch.from_arrays(columns, schema=renamed)
+
+    def _scope(self, path: tuple[str, ...]) -> _Scope:
+        scope = self._scopes.get(path)
+        if scope is None:
+            scope = self._scopes[path] = _Scope()
+        return scope
+
+    def _rename(self, schema: pa.Schema) -> pa.Schema | None:
+        given = self._scope(()).assign(schema.names)
+        types = [self._type(f.type, (n,)) for f, n in zip(schema, given)]
+        if given == schema.names and all(t is None for t in types):
+            return None
+        return pa.schema(
+            [pa.field(n, f.type if t is None else t, f.nullable, f.metadata) for f, n, t in zip(schema, given, types)],
+            metadata=schema.metadata,
+        )
+
+    def _type(self, t: pa.DataType, path: tuple[str, ...]) -> pa.DataType | None:
+        """``t`` with its struct fields renamed; ``None`` if no field is."""
+        if pa.types.is_struct(t) and t.num_fields:
+            fields = list(t)
+            given = self._scope(path).assign([f.name for f in fields])
+            types = [self._type(f.type, (*path, n)) for f, n in zip(fields, given)]
+            if given == [f.name for f in fields] and all(a is None for a in types):
+                return None
+            return pa.struct([
+                f.with_name(n).with_type(f.type if a is None else a) for f, n, a in zip(fields, given, types)
+            ])
+        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+            item = self._type(t.value_type, path)
+            if item is None:
+                return None
+            field = t.value_field.with_type(item)
+            if pa.types.is_large_list(t):
+                return pa.large_list(field)
+            return pa.list_(field, t.list_size) if pa.types.is_fixed_size_list(t) else pa.list_(field)
+        return None
+
+
 # -- empty structs ----------------------------------------------------------------------------
 # `{}` infers as struct<>, which parquet cannot store. An empty object carries no values, so it
 # becomes null; a later batch with fields simply widens the null to a struct.
+
+def _is_empty_struct(t: pa.DataType) -> bool:
+    return pa.types.is_struct(t) and t.num_fields == 0
+
 
 def _has_empty_struct(t: pa.DataType) -> bool:
     if pa.types.is_struct(t):

@@ -3,7 +3,12 @@
 Sync generators are pulled in a worker thread so blocking extract code (HTTP clients, database
 cursors) never stalls the event loop. Anything that streams itself as Arrow (an asset, an
 artifact, a query result: see :class:`ArrowSource`) and DuckDB relations found among the
-batches are expanded into record batches as they stream.
+batches are expanded into record batches as they stream. A batch that is awaitable (``yield
+other_asset()``, an un-awaited call) is awaited first, and its result is the batch.
+
+Every batch goes on with the run's :class:`~.normalize.ColumnNames`, so that each is named the
+same way; a record batch already in its final form goes on as it is (the channel passes those
+straight to the writer).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import pyarrow as pa
 
 from ..base.types import STREAM_BATCH_ROWS
 from ..query.result import iter_reader, relation_reader
+from .normalize import ColumnNames, SourceBatch
 
 __all__ = ["ArrowSource", "iter_raw_batches", "yield_data_batches"]
 
@@ -60,17 +66,33 @@ async def yield_data_batches(data: object) -> AsyncIterator[Any]:
 
 
 async def iter_raw_batches(data: object) -> AsyncIterator[Any]:
-    """Every batch of ``data``, with Arrow sources and DuckDB relations streamed as Arrow batches."""
+    """Every batch of ``data``, with Arrow sources and DuckDB relations streamed as Arrow batches.
+
+    A finished record batch comes as it is; anything else as a :class:`SourceBatch` holding
+    the batch and the run's column names, for :func:`~.normalize.normalize`.
+    """
+    names = ColumnNames()
     async for item in yield_data_batches(data):
-        if isinstance(item, ArrowSource):
-            async for batch in item.arrow_batches():
+        async for batch in _expand(item):
+            if isinstance(batch, pa.RecordBatch) and names.clean(batch.schema):
                 yield batch
-        elif _is_relation(item):
-            reader = await anyio.to_thread.run_sync(relation_reader, item, STREAM_BATCH_ROWS)
-            async for batch in iter_reader(reader):
-                yield batch
-        else:
-            yield item
+            else:
+                yield SourceBatch(batch, names)
+
+
+async def _expand(item: Any) -> AsyncIterator[Any]:
+    """``item`` itself, its result if it is awaitable, or the record batches it streams."""
+    while inspect.isawaitable(item):
+        item = await item
+    if isinstance(item, ArrowSource):
+        async for batch in item.arrow_batches():
+            yield batch
+    elif _is_relation(item):
+        reader = await anyio.to_thread.run_sync(relation_reader, item, STREAM_BATCH_ROWS)
+        async for batch in iter_reader(reader):
+            yield batch
+    else:
+        yield item
 
 
 def _is_relation(item: object) -> bool:

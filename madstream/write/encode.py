@@ -5,12 +5,16 @@ write time: timestamps in ISO 8601 (``YYYY-MM-DDTHH:MM:SS[.ffffff]``, one form p
 file), decimals as exact text, UUIDs as text.
 CSV cannot nest, so struct and list cells hold JSON text, which DuckDB casts back to the
 recorded STRUCT/LIST type on read.
+NaN and infinities survive every encoding: JSON (and the JSON text of nested CSV cells) holds
+the tokens ``NaN``, ``Infinity`` and ``-Infinity``, which DuckDB's readers take back as those
+floats; CSV cells of float columns hold ``NaN``, ``inf`` and ``-inf``.
 """
 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+import math
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
@@ -50,6 +54,8 @@ def json_bytes(batch: pa.RecordBatch) -> bytes:
         return arrow_json_lines(_plain(batch))
     except (Unsupported, pa.ArrowException):
         pass
+    if not all(_finite(c) for c in batch.columns):  # polars would write them as null
+        return _json_bytes_slow(batch)
     import polars as pl
 
     try:
@@ -65,15 +71,60 @@ def json_bytes(batch: pa.RecordBatch) -> bytes:
 
 
 def _json_bytes_slow(batch: pa.RecordBatch) -> bytes:
-    """Row-by-row JSON for types polars cannot encode (nested extension types, binary)."""
+    """Row-by-row JSON for types polars cannot encode (nested extension types, binary), and
+    for batches with NaN or infinities next to a type the Arrow kernels do not write."""
     opts = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-    return b"".join(orjson.dumps(row, default=_default, option=opts) + b"\n" for row in batch.to_pylist())
+    rows = batch.to_pylist()
+    if not all(_finite(c) for c in batch.columns):
+        rows = [_tokens(row) for row in rows]
+    return b"".join(orjson.dumps(row, default=_default, option=opts) + b"\n" for row in rows)
+
+
+_TOKENS = {"nan": orjson.Fragment(b"NaN"), "inf": orjson.Fragment(b"Infinity"), "-inf": orjson.Fragment(b"-Infinity")}
+
+
+def _tokens(value: Any) -> Any:
+    """``value`` with each NaN or infinite float as its JSON token (orjson writes them as null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _TOKENS[repr(value)]
+    if isinstance(value, dict):
+        return {k: _tokens(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tokens(v) for v in value]
+    return value
+
+
+def _finite(arr: pa.Array) -> bool:
+    """Whether every float in ``arr``, nested ones too, is finite (or null)."""
+    t = arr.type
+    if pa.types.is_floating(t):
+        import pyarrow.compute as pc
+
+        return pc.all(pc.is_finite(arr)).as_py() is not False
+    if pa.types.is_dictionary(t):
+        return _finite(arr.dictionary)
+    if pa.types.is_struct(t):
+        return all(_finite(c) for c in arr.flatten())
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_map(t):
+        return _finite(arr.values)
+    return True
 
 
 def _default(value: object) -> object:
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
     return str(value)
+
+
+def _nested_text(arr: pa.Array) -> pa.Array | None:
+    """The JSON text of each nested value of ``arr`` (nulls stay null); ``None`` if the Arrow
+    kernels do not write its type."""
+    from .jsonarrow import Unsupported, json_texts
+
+    try:
+        return json_texts(arr)
+    except (Unsupported, pa.ArrowException):
+        return None
 
 
 def _json_text(name: str) -> pl.Expr:
@@ -89,7 +140,16 @@ def csv_bytes(batch: pa.RecordBatch, *, header: bool) -> bytes:
     """``batch`` as CSV; nested cells as JSON text."""
     import polars as pl
 
-    frame = pl.from_arrow(_plain(batch))
+    batch = _plain(batch)
+    # polars writes a NaN or infinity inside a nested value as null: such columns become their
+    # JSON text here, from Arrow, with the tokens DuckDB reads back.
+    texts = {
+        i: _nested_text(c) for i, c in enumerate(batch.columns) if pa.types.is_nested(c.type) and not _finite(c)
+    }
+    if any(t is not None for t in texts.values()):
+        columns = [c if texts.get(i) is None else texts[i] for i, c in enumerate(batch.columns)]
+        batch = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+    frame = pl.from_arrow(batch)
     assert isinstance(frame, pl.DataFrame)
     nested = [n for n, t in frame.schema.items() if t.is_nested()]
     if nested:

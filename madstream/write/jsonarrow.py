@@ -3,7 +3,8 @@
 Every column becomes an array of JSON texts, built by vectorized kernels (casts, substring
 escapes, element-wise joins); rows are the element-wise join of ``"key":text`` pieces, and the
 file is the string data buffer of that array. Types it does not know raise :class:`Unsupported`
-and the caller uses another encoder.
+and the caller uses another encoder. NaN and infinities are written as ``NaN``, ``Infinity`` and
+``-Infinity``, which DuckDB reads back as those floats.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["Unsupported", "arrow_json_lines"]
+__all__ = ["Unsupported", "arrow_json_lines", "json_texts"]
 
 _S = pa.string()
 _NULL = pa.scalar("null", _S)
@@ -71,6 +72,12 @@ def _pieces(keys: list[str], arrays: list[pa.Array], close: str) -> list[pa.Arra
     return parts
 
 
+def json_texts(arr: pa.Array) -> pa.Array:
+    """The JSON text of every value of ``arr``, nulls kept null (raises :class:`Unsupported`)."""
+    text = _text(arr)
+    return pc.if_else(arr.is_null(), pa.scalar(None, _S), text) if arr.null_count else text
+
+
 def _text(arr: pa.Array) -> pa.Array:
     """JSON text of every value of ``arr``; nulls as ``null`` (the result has no nulls)."""
     t = arr.type
@@ -83,9 +90,7 @@ def _text(arr: pa.Array) -> pa.Array:
     elif pa.types.is_integer(t):
         out = arr.cast(_S)
     elif pa.types.is_floating(t):
-        # NaN and infinities have no JSON form: they are written as null.
-        text, finite = arr.cast(_S), pc.is_finite(arr)
-        out = text if pc.all(finite).as_py() is not False else pc.if_else(finite, text, pa.scalar(None, _S))
+        out = _float_text(arr)
     elif _quoted_type(t):
         out = _join(_lit('"'), _escaped(arr), _lit('"'))
     elif pa.types.is_struct(t):
@@ -102,6 +107,19 @@ def _text(arr: pa.Array) -> pa.Array:
     else:
         raise Unsupported(str(t))
     return pc.fill_null(out, _NULL) if out.null_count else out
+
+
+def _float_text(arr: pa.Array) -> pa.Array:
+    """Floats as JSON numbers; NaN and the infinities as the tokens ``NaN``, ``Infinity`` and
+    ``-Infinity``, outside strict JSON but read back as those floats by DuckDB's ``read_json``
+    (1.5 and 2.x; orjson and polars would write ``null`` and lose them). Nulls stay null."""
+    text, finite = arr.cast(_S), pc.is_finite(arr)
+    if pc.all(finite).as_py() is not False:
+        return text
+    special = pc.if_else(
+        pc.is_nan(arr), _lit("NaN"), pc.if_else(pc.greater(arr, 0), _lit("Infinity"), _lit("-Infinity"))
+    )
+    return pc.if_else(finite, text, special)
 
 
 def arrow_json_lines(batch: pa.RecordBatch) -> bytes:
