@@ -207,3 +207,32 @@ async def test_foreign_json_with_wide_objects_stays_nested(storage_root: Path) -
     assert str(result.types[0]).startswith(("STRUCT", "MAP"))
     first = result.fetchone()[0]
     assert first["k3"] == 3
+
+
+async def test_csv_values_longer_than_duckdbs_line_limit_read_back(storage_root) -> None:
+    from madstream import asset
+
+    big = "x" * (10 * 1024 * 1024)
+
+    @asset("long/values.csv", name="long_values", artifact_filetype="csv")
+    def long_values():
+        return [{"id": 1, "text": big}, {"id": 2, "text": "short"}]
+
+    await long_values()
+    rows = (await long_values.query("SELECT id, length(text) ORDER BY id")).fetchall()
+    assert rows == [(1, len(big)), (2, 5)]
+
+
+async def test_duckdb_errors_never_carry_row_data(storage_root) -> None:
+    from madstream import QueryError, asset
+
+    @asset("secret/rows.csv", name="secret_rows")
+    def secret_rows():
+        return [{"id": 1, "token": "s3cr3t-value"}]
+
+    await secret_rows()
+    result = await secret_rows.query("SELECT CAST(token AS INTEGER)")  # DuckDB converts when rows are fetched
+    for fetch in (result.fetchall, result.arrow, lambda: result.to_arrow_reader().read_all()):
+        with pytest.raises(QueryError, match="DuckDB failed while reading the result: Conversion Error") as info:
+            fetch()
+        assert "s3cr3t" not in str(info.value)

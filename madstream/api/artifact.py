@@ -21,6 +21,10 @@ from .config import current_storage
 __all__ = ["DataArtifact"]
 
 
+#: DuckDB's default ``max_line_size`` for CSV.
+_DUCKDB_LINE_LIMIT = 2_097_152
+
+
 class DataArtifact:
     """One file of rows on storage: a fragment or a result, in parquet, JSON lines or CSV.
 
@@ -53,6 +57,7 @@ class DataArtifact:
         storage: FileStore | None = None,
         source: str | None = None,
         version: int | None = None,
+        size: int | None = None,
     ) -> None:
         self.path = path
         self.data = data
@@ -64,6 +69,8 @@ class DataArtifact:
         self.source = source or path
         #: The committed version this artifact is a result of, if any.
         self.version = version
+        #: The file's size when committed: no CSV line it holds can be longer.
+        self._size = size
         #: DuckDB column types recorded when madstream wrote the file (read JSON/CSV back exactly).
         self.columns = columns
         #: Rows written, when known (0 means the artifact is empty).
@@ -97,7 +104,11 @@ class DataArtifact:
         if self.filetype == "json":
             return dict(self.read_json_options or {})
         if self.filetype == "csv":
-            return dict(self.read_csv_options or {})
+            options: dict[str, Any] = dict(self.read_csv_options or {})
+            if self._size is not None:
+                # A value longer than DuckDB's default line limit (2 MB) still reads back.
+                options.setdefault("max_line_size", max(_DUCKDB_LINE_LIMIT, self._size + 1))
+            return options
         return None
 
     def source_sql(self) -> str:

@@ -189,7 +189,7 @@ class DataAsset:
         return DataArtifact(
             version.results[0].path, None, self.read_json_options, self.read_csv_options,
             columns=version.columns, rows=version.rows, asset=version.asset_name, storage=plan.store,
-            source=version.results[0].file, version=version.version,
+            source=version.results[0].file, version=version.version, size=version.results[0].size,
         )
 
     @property
