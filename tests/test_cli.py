@@ -206,9 +206,10 @@ def test_ls_on_empty_storage(project: Path, storage_root: Path) -> None:
         (["query", "shop:orders", "--arg", "day=2026-01-31", "SELEC 1"], "madstream: error: asset `orders`"),
     ],
 )
-def test_errors_are_one_line_and_exit_1(project: Path, args: list[str], message: str) -> None:
+def test_errors_are_one_line_and_exit_1_or_2_for_usage(project: Path, args: list[str], message: str) -> None:
     done = madstream(project, *args)
-    assert done.returncode == 1
+    usage = args[-1] != "SELEC 1"  # every case but the query DuckDB rejects is a mistake on the command line
+    assert done.returncode == (2 if usage else 1)
     assert done.stderr.startswith(message)
     assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
     assert "pydantic.dev" not in done.stderr and "validation error" not in done.stderr
@@ -306,3 +307,58 @@ def test_unreadable_records_are_skipped_with_a_warning(project: Path, storage_ro
     assert "skipping the unreadable run record" in runs.stderr
     query = madstream(project, "query", "shop:orders", "--arg", "day=2026-01-31", "SELECT count(*)")
     assert query.returncode == 0 and "8" in query.stdout
+
+
+def test_global_flags_work_before_the_command(project: Path) -> None:
+    done = madstream(project, "--debug", "materialize", "shop:orders", "--arg", "day=2026-01-31", env={"SHOP_FAIL": "1"})
+    assert done.returncode == 1 and "Traceback (most recent call last)" in done.stderr
+    version = madstream(project, "--version")
+    assert version.returncode == 0 and version.stdout.strip().startswith("madstream ")
+
+
+def test_a_closed_pipe_is_a_quiet_end(project: Path) -> None:
+    assert madstream(project, "materialize", "shop:orders", "--arg", "day=2026-01-31", "--arg", "pages=400").returncode == 0
+    script = f"{sys.executable} -m madstream query shop:orders --arg day=2026-01-31 --arg pages=400 'SELECT *' --format json | head -2"
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", script], cwd=project, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "MADSTREAM_PROGRESS": "0"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 2 and done.stderr == ""
+
+
+def test_output_format_follows_the_extension(project: Path) -> None:
+    assert madstream(project, "materialize", "shop:orders", "--arg", "day=2026-01-31").returncode == 0
+    for ext in ("csv", "json", "parquet"):
+        target = project / f"out.{ext}"
+        done = madstream(project, "query", "shop:orders", "--arg", "day=2026-01-31", "SELECT id ORDER BY id", "--output", str(target))
+        assert done.returncode == 0, done.stderr
+        if ext == "parquet":
+            assert pq.read_table(target).column("id").to_pylist() == [0, 1, 2, 3, 10, 11, 12, 13]
+        elif ext == "csv":
+            assert target.read_text().splitlines()[:2] == ['"id"', "0"]
+        else:
+            assert target.read_text().splitlines()[0] == '{"id":0}'
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["materialize", "shop:orders", "--arg", "day=2026-01-31", "--arg", "day=2026-02-01"], "--arg day is given twice"),
+        (["runs", "--limit", "-1"], "argument --limit: expected a whole number of 1 or more"),
+        (["materialize", "shop:orders", "--arg", "day=2026-01-31", "--retries", "3"], "--retries applies to --prefect runs"),
+    ],
+)
+def test_usage_mistakes_exit_2(project: Path, args: list[str], message: str) -> None:
+    done = madstream(project, *args)
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_a_list_parameter_takes_several_args(project: Path) -> None:
+    done = madstream(
+        project, "materialize", "shop:more", "--arg", "sizes=1", "--arg", "sizes=2,3", "--arg", "colour=r", "--arg", "level=low",
+    )
+    assert done.returncode == 0, done.stderr
+    query = madstream(project, "query", "shop:more", "--arg", "sizes=1,2,3", "--arg", "colour=r", "--arg", "level=low", "SELECT values")
+    assert "'sizes': [1, 2, 3]" in query.stdout

@@ -7,18 +7,21 @@
     madstream vacuum pipelines.sales:orders --arg day=2026-01-31
     madstream verify pipelines.sales:orders --arg day=2026-01-31
 
-Errors print one line (what went wrong, to which asset, what to do) and exit 1; ``--debug``
-adds the traceback. Storage comes from ``FILESYSTEM_URL`` as for the library.
+Errors print one line (what went wrong, to which asset, what to do) and exit 1 (2 for a usage
+mistake, as argparse does); ``--debug`` adds the traceback, before or after the command. A
+closed pipe (``| head``) ends quietly. Storage comes from ``FILESYSTEM_URL`` as for the library.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 
+from .. import __version__
 from ..base.errors import MadstreamError
 from ..run.observe import show_progress
 from .commands import cmd_ls, cmd_materialize, cmd_query, cmd_runs, cmd_vacuum, cmd_verify
@@ -28,13 +31,27 @@ from .target import CliError
 __all__ = ["main"]
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common() -> argparse.ArgumentParser:
+    """The flags taken before or after the command. A fresh parser each time: argparse shares a
+    parent's actions, and a default set on one would override the flag given on the other."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     common.add_argument(
         "--no-progress", action="store_true", default=argparse.SUPPRESS,
         help="never draw the progress display (same as MADSTREAM_PROGRESS=0)",
     )
+    return common
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common
     target = argparse.ArgumentParser(add_help=False)
     target.add_argument(
         "--arg", action="append", metavar="KEY=VALUE",
@@ -42,42 +59,45 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     parser = argparse.ArgumentParser(
-        prog="madstream", parents=[common], description="Materialize, query and inspect madstream assets.",
+        prog="madstream", parents=[common()], description="Materialize, query and inspect madstream assets.",
     )
-    parser.set_defaults(debug=False, no_progress=False)
+    parser.add_argument("--version", action="version", version=f"madstream {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("materialize", parents=[common, target], help="run an asset and print a summary")
+    run = commands.add_parser("materialize", parents=[common(), target], help="run an asset and print a summary")
     run.add_argument("asset", help="module:asset or path/file.py:asset")
     run.add_argument("--prefect", action="store_true", help="run it as a Prefect flow (one task run)")
-    run.add_argument("--retries", type=int, default=2, help="retries of transient storage errors (--prefect)")
+    run.add_argument("--retries", type=int, default=None, help="retries of transient storage errors (--prefect; default 2)")
     run.set_defaults(handler=cmd_materialize)
 
     query = commands.add_parser(
-        "query", parents=[common, target], help="query the latest materialization (runs it only if it never ran)",
+        "query", parents=[common(), target], help="query the latest materialization (runs it only if it never ran)",
     )
     query.add_argument("asset", help="module:asset or path/file.py:asset")
     query.add_argument("sql", help="appended to FROM <result>, e.g. \"SELECT count(*)\" or \"LIMIT 5\"")
-    query.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    query.add_argument(
+        "--format", choices=FORMATS, default=None,
+        help="output format (default: from the --output file's extension, else table)",
+    )
     query.add_argument("--output", metavar="FILE", help="write to this local file instead of stdout")
     query.set_defaults(handler=cmd_query)
 
-    runs = commands.add_parser("runs", parents=[common, target], help="the run history, newest first")
+    runs = commands.add_parser("runs", parents=[common(), target], help="the run history, newest first")
     runs.add_argument("asset", nargs="?", help="only this asset (and configuration, with --arg)")
-    runs.add_argument("--limit", type=int, default=20, help="at most this many runs (default 20)")
+    runs.add_argument("--limit", type=_positive, default=20, help="at most this many runs (default 20)")
     runs.set_defaults(handler=cmd_runs)
 
-    ls = commands.add_parser("ls", parents=[common], help="assets under the configured storage")
+    ls = commands.add_parser("ls", parents=[common()], help="assets under the configured storage")
     ls.set_defaults(handler=cmd_ls)
 
     vacuum = commands.add_parser(
-        "vacuum", parents=[common, target], help="remove versions past retention and what killed runs left",
+        "vacuum", parents=[common(), target], help="remove versions past retention and what killed runs left",
     )
     vacuum.add_argument("asset", help="module:asset or path/file.py:asset")
     vacuum.set_defaults(handler=cmd_vacuum)
 
     verify = commands.add_parser(
-        "verify", parents=[common, target], help="read every file of every version and check its checksum",
+        "verify", parents=[common(), target], help="read every file of every version and check its checksum",
     )
     verify.add_argument("asset", help="module:asset or path/file.py:asset")
     verify.set_defaults(handler=cmd_verify)
@@ -92,20 +112,31 @@ def _one_line(message: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
     args = _parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
     try:
-        with show_progress(False) if args.no_progress else contextlib.nullcontext():
+        with show_progress(False) if getattr(args, "no_progress", False) else contextlib.nullcontext():
             return int(args.handler(args))
     except KeyboardInterrupt:
         print("madstream: interrupted", file=sys.stderr)
         return 130
-    except (MadstreamError, CliError) as exc:
-        if args.debug:
+    except BrokenPipeError:
+        # The reader closed the pipe (`| head`): a normal end. Point stdout at nothing so the
+        # interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except CliError as exc:  # a usage mistake, found after parsing: argparse's code
+        if debug:
+            traceback.print_exc()
+        print(f"madstream: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except MadstreamError as exc:
+        if debug:
             traceback.print_exc()
         print(f"madstream: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - anything else still ends as one line
-        if args.debug:
+        if debug:
             traceback.print_exc()
-        hint = "" if args.debug else " — rerun with --debug for the traceback"
+        hint = "" if debug else " — rerun with --debug for the traceback"
         print(f"madstream: error: {type(exc).__name__}: {_one_line(str(exc))}{hint}", file=sys.stderr)
         return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from ..commit.catalog import run_records
 from ..run.observe import RunCollector, observe
 from ..run.summary import human_bytes, summary
 from .output import format_duration, plain_table, write_result
-from .target import bind_arguments, load_asset, require_all
+from .target import CliError, bind_arguments, load_asset, require_all
 
 __all__ = ["cmd_ls", "cmd_materialize", "cmd_query", "cmd_runs", "cmd_vacuum", "cmd_verify"]
 
@@ -38,6 +39,8 @@ def _target(args: argparse.Namespace, *, complete: bool = True) -> DataAsset:
 
 def cmd_materialize(args: argparse.Namespace) -> int:
     """Run the asset (as a Prefect flow with ``--prefect``) and print a one-line summary."""
+    if args.retries is not None and not args.prefect:
+        raise CliError("--retries applies to --prefect runs (Prefect retries the task); add --prefect or drop it")
     asset = _target(args)
     collector = RunCollector()
     started = time.perf_counter()
@@ -45,7 +48,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         if args.prefect:
             from ..prefect import materialize_sync
 
-            [artifact] = materialize_sync(asset, retries=args.retries)
+            [artifact] = materialize_sync(asset, retries=2 if args.retries is None else args.retries)
         else:
             artifact = anyio.run(asset)
     run = collector.last(asset.id)
@@ -71,10 +74,18 @@ def cmd_query(args: argparse.Namespace) -> int:
         return await artifact.query(args.sql)
 
     result = anyio.run(query)
-    rows = write_result(result, args.format, args.output)
+    rows = write_result(result, _format(args.format, args.output), args.output)
     if args.output is not None:
         print(f"{rows:,} rows → {args.output}", file=sys.stderr)
     return 0
+
+
+def _format(chosen: str | None, output: str | None) -> str:
+    """``--format``, else the ``--output`` file's extension when it names one, else a table."""
+    if chosen is not None:
+        return chosen
+    ext = os.path.splitext(output or "")[1].lstrip(".").lower()
+    return {"csv": "csv", "json": "json", "jsonl": "json", "ndjson": "json", "parquet": "parquet"}.get(ext, "table")
 
 
 def _filter_for(args: argparse.Namespace) -> tuple[str | None, Callable[[dict[str, Any]], bool]]:

@@ -75,7 +75,7 @@ def bind_arguments(asset: DataAsset, pairs: list[str]) -> DataAsset:
         hints = typing.get_type_hints(asset.fn)
     except Exception:  # noqa: BLE001 - unresolvable annotations: fall back to what the signature holds
         hints = {}
-    kwargs: dict[str, Any] = {}
+    texts: dict[str, str] = {}
     for pair in pairs:
         key, eq, text = pair.partition("=")
         key = key.strip()
@@ -86,12 +86,26 @@ def bind_arguments(asset: DataAsset, pairs: list[str]) -> DataAsset:
             raise CliError(
                 f"asset `{asset.name}` has no parameter `{key}` — its parameters are {', '.join(signature.parameters) or 'none'}"
             )
-        annotation = hints.get(key, param.annotation)
+        if key in texts:
+            if not _is_list(hints.get(key, param.annotation)):
+                raise CliError(f"--arg {key} is given twice — give it once (only a list parameter takes several)")
+            text = f"{texts[key]},{text}"  # a list parameter: the items of every --arg, in order
+        texts[key] = text
+    kwargs: dict[str, Any] = {}
+    for key, text in texts.items():
+        annotation = hints.get(key, signature.parameters[key].annotation)
         try:
             kwargs[key] = convert(text, annotation)
         except (ValueError, TypeError) as exc:
             raise CliError(f"--arg {key}={text!r}: expected {_type_name(annotation)} ({exc})") from exc
     return asset.with_arguments(**kwargs)
+
+
+def _is_list(annotation: Any) -> bool:
+    """Whether ``annotation`` is a list-like type (also inside ``Optional[...]``)."""
+    if typing.get_origin(annotation) in (list, tuple, set, frozenset):
+        return True
+    return any(_is_list(arg) for arg in typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType))
 
 
 def require_all(asset: DataAsset) -> DataAsset:
