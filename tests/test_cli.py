@@ -362,3 +362,15 @@ def test_a_list_parameter_takes_several_args(project: Path) -> None:
     assert done.returncode == 0, done.stderr
     query = madstream(project, "query", "shop:more", "--arg", "sizes=1,2,3", "--arg", "colour=r", "--arg", "level=low", "SELECT values")
     assert "'sizes': [1, 2, 3]" in query.stdout
+
+
+def test_query_says_before_it_runs_and_no_run_refuses(project: Path) -> None:
+    refused = madstream(project, "query", "shop:orders", "--arg", "day=2026-03-01", "SELECT count(*)", "--no-run")
+    assert refused.returncode == 2
+    assert "has no committed result — materialize it first" in refused.stderr
+    ran = madstream(project, "query", "shop:orders", "--arg", "day=2026-03-01", "SELECT count(*)", "--format", "csv")
+    assert ran.returncode == 0
+    assert ran.stderr.startswith("madstream: asset `orders` has no committed result: running it first")
+    assert ran.stdout.splitlines() == ['"count_star()"', "8"]
+    one = madstream(project, "materialize", "shop:orders", "--arg", "day=2026-03-02", "--arg", "pages=1")
+    assert ": 4 rows in 1 batch," in one.stdout

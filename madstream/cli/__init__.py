@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
         help="output format (default: from the --output file's extension, else table)",
     )
     query.add_argument("--output", metavar="FILE", help="write to this local file instead of stdout")
+    query.add_argument(
+        "--no-run", action="store_true", help="fail instead of running an asset that has no committed result",
+    )
     query.set_defaults(handler=cmd_query)
 
     runs = commands.add_parser("runs", parents=[common(), target], help="the run history, newest first")

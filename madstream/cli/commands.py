@@ -59,24 +59,29 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _result(asset: DataAsset) -> DataArtifact:
-    # The last materialization as it is; run only when there has never been one.
+async def _result(asset: DataAsset, *, run: bool) -> DataArtifact:
+    # The last committed result as it is; run only when there is none, and say so first.
     found = await asset._latest()
-    return found if found is not None else await asset()
+    if found is not None:
+        return found
+    if not run:
+        raise CliError(f"asset `{asset.name}` has no committed result — materialize it first (or drop --no-run)")
+    print(f"madstream: asset `{asset.name}` has no committed result: running it first", file=sys.stderr)
+    return await asset()
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    """Query the latest materialization (running it only if it never ran)."""
+    """Query the latest materialization (running it only if it never ran, unless ``--no-run``)."""
     asset = _target(args)
 
     async def query() -> Any:
-        artifact = await _result(asset)
+        artifact = await _result(asset, run=not args.no_run)
         return await artifact.query(args.sql)
 
     result = anyio.run(query)
     rows = write_result(result, _format(args.format, args.output), args.output)
     if args.output is not None:
-        print(f"{rows:,} rows → {args.output}", file=sys.stderr)
+        print(f"{rows:,} {'row' if rows == 1 else 'rows'} → {args.output}", file=sys.stderr)
     return 0
 
 
