@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
 # The layers contract, lint and types, the suite on the pinned DuckDB (2.x), then the
-# query-facing tests again on DuckDB 1.5.
+# query-facing tests and the storage conformance suite (SFTP and S3 on loopback) on DuckDB 1.5.
 test: lint
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory test-duckdb15
@@ -39,7 +39,8 @@ $(DUCKDB15): $(STAMP)
 
 test-duckdb15: $(DUCKDB15)
 	PYTHONPATH=$(DUCKDB15) $(PY) -c 'import duckdb; print("DuckDB", duckdb.__version__)'
-	PYTHONPATH=$(DUCKDB15) $(PY) -m pytest -q tests/test_query.py tests/test_formats.py tests/test_sources.py tests/test_schema.py
+	PYTHONPATH=$(DUCKDB15) $(PY) -m pytest -q tests/test_query.py tests/test_formats.py tests/test_sources.py tests/test_schema.py \
+		tests/test_query_security.py tests/storage/test_conformance.py
 
 bench: $(STAMP)
 	$(PY) benches/bench_materialize.py

@@ -12,6 +12,7 @@ Queries run confined to the storages they read (see :mod:`.confine`).
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -132,6 +133,13 @@ class QueryResult:
         # (HUGEINT sums stay ints), on DuckDB 1.5 and 2.x alike.
         if self._rows is None:
             self._rows = self._execute()
+            if not self._direct:
+                # Closed, never just dropped: DuckDB 1.5 tears a dropped cursor down in the wrong
+                # order (its connection with the GIL released, then its still-open stream with
+                # the GIL held), and that stream, last owner of the query, waits for DuckDB's
+                # scan threads, which need the GIL to close their mad:// files: a deadlock.
+                # close() drops the stream first and waits for the scan threads GIL-free.
+                weakref.finalize(self, self._rows.close)
         return self._rows
 
     def _execute(self) -> Any:
@@ -153,6 +161,7 @@ class QueryResult:
             cursor = result.execute()
             while rows := cursor.fetchmany(1_000):
                 ...
+            cursor.close()   # on DuckDB 1.5, a half-read cursor over remote storage must be closed
         """
         if not self._direct:
             return self._run()
@@ -181,8 +190,12 @@ class QueryResult:
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         cursor = self._execute()
-        while rows := cursor.fetchmany(_FETCH_ROWS):
-            yield from rows
+        try:
+            while rows := cursor.fetchmany(_FETCH_ROWS):
+                yield from rows
+        finally:
+            if not self._direct:
+                cursor.close()  # a half-read iteration too (see _cursor)
 
     # -- whole results -------------------------------------------------------------------------
     @_translated
