@@ -23,7 +23,8 @@ import pyarrow as pa
 
 from ..base.types import STREAM_BATCH_ROWS
 from ..query.result import iter_reader, relation_reader
-from .normalize import ColumnNames, SourceBatch
+from .finish import ColumnNames
+from .normalize import SourceBatch
 
 __all__ = ["ArrowSource", "iter_raw_batches", "yield_data_batches"]
 
