@@ -59,12 +59,13 @@ def vacuum(
     for version in gone:
         store.delete_sync(dataset.version_path(version.version))
         done.versions.append(version.version)
-    listed = {v.run_id for v in history if v not in gone}
+    removed = {v.run_id for v in gone}
+    listed = {v.run_id for v in history} - removed
     cutoff = time.time() - grace
     for folder in store.glob_sync(posixpath.join(dataset.root, "runs", "*")):
         name = posixpath.basename(folder)
         born = leftover_time(name)
-        if name not in listed and (name in {v.run_id for v in gone} or (born is not None and born < cutoff)):
+        if name not in listed and (name in removed or (born is not None and born < cutoff)):
             store.delete_sync(folder, recursive=True)
             done.folders.append(folder)
     for scratch in store.glob_sync(posixpath.join(dataset.root, "scratch", "*")):

@@ -23,7 +23,6 @@ import hashlib
 import logging
 import posixpath
 import re
-import zlib
 
 import orjson
 from pydantic import BaseModel, Field, ValidationError
@@ -142,12 +141,7 @@ def verify(dataset: Dataset, version: Version) -> list[str]:
     problems = []
     for entry in [*version.results, *version.fragments]:
         try:
-            crc = 0
-            size = 0
-            with dataset.store.open_sync(entry.file, "rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    crc = zlib.crc32(chunk, crc)
-                    size += len(chunk)
+            size, crc = dataset.store.crc32_sync(entry.file)
         except Exception as exc:  # noqa: BLE001 - reported, not raised: verify lists every problem
             problems.append(f"version {version.version}: `{entry.file}` cannot be read ({type(exc).__name__})")
             continue

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..base.errors import QueryError
 from ..storage.store import FileStore
-from .mad import StoreFileSystem, storage_protocol
+from .mad import StoreFileSystem, register_store, storage_protocol
 
 if TYPE_CHECKING:
     import duckdb
@@ -133,10 +133,7 @@ def _confined_connection(
 
     con = duckdb.connect()
     for protocol, store in remote.items():
-        cls = type(f"QueryFileSystem_{protocol}", (_ConfinedFileSystem,), {"protocol": protocol})
-        fs = cls(store, weak=True)  # the result holds the store while it can still run
-        fs.storage_args = ()  # fsspec keeps the constructor's args: a strong ref to the store
-        con.register_filesystem(fs)
+        register_store(con, protocol, store, _ConfinedFileSystem)  # the result holds the store while it can still run
     # Replacement scans would let a query read Python variables of the calling frame.
     con.execute("SET python_enable_replacements = false")
     if not external:

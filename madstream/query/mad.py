@@ -25,7 +25,7 @@ from ..base.errors import StorageError
 from ..storage.paths import clean
 from ..storage.store import FileStore
 
-__all__ = ["StoreFileSystem", "storage_protocol"]
+__all__ = ["StoreFileSystem", "register_store", "storage_protocol"]
 
 if TYPE_CHECKING:
     import duckdb
@@ -116,9 +116,18 @@ def storage_protocol(connection: duckdb.DuckDBPyConnection, store: FileStore) ->
         if protocol is None:
             protocol = _protocols[store] = f"mad{next(_numbers)}"
         if not connection.filesystem_is_registered(protocol):
-            cls = type(f"StoreFileSystem_{protocol}", (StoreFileSystem,), {"protocol": protocol})
-            fs = cls(store, weak=True)
-            fs.storage_args = ()  # fsspec's metaclass keeps the constructor's args: a strong ref to the store
-            connection.register_filesystem(fs)
+            register_store(connection, protocol, store)
             weakref.finalize(store, _dead.append, (connection, protocol))
     return protocol
+
+
+def register_store(
+    connection: duckdb.DuckDBPyConnection, protocol: str, store: FileStore, kind: type[StoreFileSystem] = StoreFileSystem,
+) -> None:
+    """Register ``store`` on ``connection`` under ``protocol`` (a ``kind`` subclass of that name), held weakly:
+    whoever runs SQL on it keeps the store alive."""
+    cls = type(f"{kind.__name__}_{protocol}", (kind,), {"protocol": protocol})
+    fs = cls(store, weak=True)
+    # fsspec's metaclass stores the constructor's args after __init__: a strong ref to the store.
+    fs.storage_args = ()
+    connection.register_filesystem(fs)

@@ -58,22 +58,11 @@ class Sink(Protocol):
     def close(self) -> Written: ...
 
 
-def _crc_of(native: str) -> int:
-    """The CRC-32 of a local file just written (read back from the page cache)."""
-    crc = 0
-    with open(native, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            crc = zlib.crc32(chunk, crc)  # releases the GIL for large chunks
-    return crc
-
-
 def _crc_after(store: FileStore, path: str, remote: Any) -> int:
     """The CRC-32 of a closed file: counted as it streamed out (remote), or read back (local)."""
     if remote is not None:
         return int(remote.crc32)
-    native = store.native(path)
-    assert native is not None
-    return _crc_of(native)
+    return store.crc32_sync(path)[1]  # local: from the page cache
 
 
 def _local(native: str, opener: Callable[[str], T]) -> T:
