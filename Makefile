@@ -40,7 +40,7 @@ $(DUCKDB15): $(STAMP)
 test-duckdb15: $(DUCKDB15)
 	PYTHONPATH=$(DUCKDB15) $(PY) -c 'import duckdb; print("DuckDB", duckdb.__version__)'
 	PYTHONPATH=$(DUCKDB15) $(PY) -m pytest -q tests/test_query.py tests/test_formats.py tests/test_sources.py tests/test_schema.py \
-		tests/test_query_security.py tests/storage/test_conformance.py
+		tests/test_query_security.py tests/test_text_types.py tests/storage/test_conformance.py
 
 bench: $(STAMP)
 	$(PY) benches/bench_materialize.py

@@ -73,7 +73,8 @@ EXACT_1_1 = "1.100000000000000088817841970012523233890533447265625"  # Decimal(1
 
 @pytest.mark.parametrize("ext", FORMATS)
 async def test_decimals_past_38_digits_are_kept_as_exact_text(ext: str) -> None:
-    @asset(f"dec/wide.{ext}", name=f"wide_{ext}")
+    # The file keeps the exact text; without type detection, queries see it as it is.
+    @asset(f"dec/wide.{ext}", name=f"wide_{ext}", detect_types=False)
     async def wide():
         yield [{"id": 1, "d": Decimal("1.1")}, {"id": 2, "d": Decimal(1.1)}]
 
@@ -83,6 +84,33 @@ async def test_decimals_past_38_digits_are_kept_as_exact_text(ext: str) -> None:
     rows = result.fetchall()
     assert rows == [(1, "1.1"), (2, EXACT_1_1)]
     assert [Decimal(d) for _, d in rows] == [Decimal("1.1"), Decimal(1.1)]
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+@pytest.mark.parametrize("fragments", ["json", "csv"])
+async def test_decimals_past_38_digits_read_as_the_originals_double(ext: str, fragments: str) -> None:
+    # The original wrote every decimal as a JSON float, so its result had a DOUBLE column.
+    @asset(f"dec/wide_{fragments}.{ext}", name=f"wide_double_{fragments}_{ext}", artifact_filetype=fragments)  # type: ignore[arg-type]
+    async def wide():
+        yield [{"id": 1, "d": Decimal(1.1)}, {"id": 2, "d": Decimal(5.5)}, {"id": 3, "d": None}]
+        yield [{"id": 4, "d": 7}]
+
+    await wide()
+    result = await wide.query("SELECT id, d ORDER BY id")
+    assert str(result.types[1]) == "DOUBLE"
+    assert result.fetchall() == [(1, 1.1), (2, 5.5), (3, None), (4, 7.0)]
+
+
+async def test_wide_decimals_mixed_with_other_text_stay_text() -> None:
+    @asset("dec/mixed.parquet", name="wide_mixed")
+    async def mixed():
+        yield [{"id": 1, "d": Decimal(1.1)}]
+        yield [{"id": 2, "d": "n/a"}]
+
+    await mixed()
+    result = await mixed.query("SELECT id, d ORDER BY id")
+    assert str(result.types[1]) == "VARCHAR"
+    assert result.fetchall() == [(1, EXACT_1_1), (2, "n/a")]
 
 
 @pytest.mark.parametrize("ext", FORMATS)
@@ -103,7 +131,7 @@ async def test_wide_decimals_that_fit_38_digits_become_decimal(ext: str) -> None
 
 @pytest.mark.parametrize("ext", FORMATS)
 async def test_a_column_turning_wide_mid_run_keeps_every_value_exactly(ext: str) -> None:
-    @asset(f"dec/mid.{ext}", name=f"mid_{ext}")
+    @asset(f"dec/mid.{ext}", name=f"mid_{ext}", detect_types=False)
     async def mid():
         yield [{"id": 1, "d": Decimal("1.1")}]
         yield [{"id": 2, "d": Decimal(1.1)}]

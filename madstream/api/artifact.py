@@ -14,6 +14,7 @@ from ..commit.versions import Dataset, Version
 from ..query.options import ReadCSVOptions, ReadJsonOptions
 from ..query.result import QueryResult, connection, run_query, stream_relation
 from ..query.scan import EMPTY_SQL, scan_sql
+from ..query.shape import Shape, shaped_sql
 from ..run.persist import check_filetype, persist_rows
 from ..storage.store import FileStore
 from .config import current_storage
@@ -36,6 +37,7 @@ class DataArtifact:
             the artifact keeps it, so it reads the same place wherever it is used later).
         source / version: set on an asset's result: the committed version's own file, which
             queries read (never ``path``, which another run may be replacing), and its number.
+        shape: column types applied on read (an asset's reader options and detected text types).
 
     >>> artifact = DataArtifact("out/people.parquet", [{"id": 1}])
     >>> await artifact.persist()
@@ -58,6 +60,7 @@ class DataArtifact:
         source: str | None = None,
         version: int | None = None,
         size: int | None = None,
+        shape: Shape | None = None,
     ) -> None:
         self.path = path
         self.data = data
@@ -75,6 +78,8 @@ class DataArtifact:
         self.columns = columns
         #: Rows written, when known (0 means the artifact is empty).
         self.rows = rows
+        #: Types the original's reader options (and detected text types) give columns on read.
+        self.shape = shape
         self._asset = asset
 
     def __repr__(self) -> str:
@@ -115,7 +120,8 @@ class DataArtifact:
         """The DuckDB table expression that reads this artifact."""
         if self.rows == 0:
             return EMPTY_SQL
-        return scan_sql(self.storage, [self.source], self.filetype, self._options(), self.columns, con=connection())
+        scan = scan_sql(self.storage, [self.source], self.filetype, self._options(), self.columns, con=connection())
+        return scan if self.shape is None else shaped_sql(scan, self.shape, self.columns)
 
     async def query(self, query_str: str | None = None, params: Params = None) -> QueryResult:
         """``FROM <this file> {query_str}`` with ``params``.

@@ -20,6 +20,7 @@ from ..commit.retention import DEFAULT_KEEP_FOR, DEFAULT_KEEP_VERSIONS, Vacuumed
 from ..commit.versions import Version, verify
 from ..query.options import ReadCSVOptions, ReadJsonOptions
 from ..query.result import QueryResult
+from ..query.shape import detection_options, shape_of
 from ..run.lifecycle import current, materialize
 from ..run.plan import RunPlan
 from ..run.results import dataset_of, latest_version
@@ -33,7 +34,7 @@ __all__ = ["DataAsset", "asset"]
 
 _OPTION_NAMES = (
     "path", "artifacts_dir", "name", "snapshot_artifacts", "artifact_filetype",
-    "read_json_options", "read_csv_options", "cache_expiration", "keep_versions", "keep_for",
+    "read_json_options", "read_csv_options", "cache_expiration", "keep_versions", "keep_for", "detect_types",
 )
 
 
@@ -58,6 +59,7 @@ class DataAsset:
         *,
         keep_versions: int = DEFAULT_KEEP_VERSIONS,
         keep_for: dt.timedelta = DEFAULT_KEEP_FOR,
+        detect_types: bool = True,
     ) -> None:
         self.fn = fn
         self._path = path
@@ -70,6 +72,7 @@ class DataAsset:
         self.cache_expiration = cache_expiration
         self.keep_versions = keep_versions
         self.keep_for = keep_for
+        self.detect_types = detect_types
         self._signature = inspect.signature(fn)
         self._args: tuple[Any, ...] = ()
         self._kwargs: dict[str, Any] = {}
@@ -133,6 +136,7 @@ class DataAsset:
             "snapshot_artifacts": self.snapshot_artifacts, "artifact_filetype": self.artifact_filetype,
             "read_json_options": self.read_json_options, "read_csv_options": self.read_csv_options,
             "cache_expiration": self.cache_expiration, "keep_versions": self.keep_versions, "keep_for": self.keep_for,
+            "detect_types": self.detect_types,
         }
         current.update(options)
         new = DataAsset(self.fn, **current)
@@ -182,7 +186,12 @@ class DataAsset:
             parameters=parameters, snapshot=self.snapshot_artifacts, cache_expiration=self.cache_expiration,
             keep_versions=self.keep_versions, keep_for=self.keep_for,
             fn=self.fn, args=arguments.args, kwargs=arguments.kwargs,
+            detect_types=self.detect_types, reader_options=detection_options(self._fragment_options()),
         )
+
+    def _fragment_options(self) -> ReadJsonOptions | ReadCSVOptions | None:
+        """The reader options the original read this asset's fragments with."""
+        return self.read_csv_options if self.artifact_filetype == "csv" else self.read_json_options
 
     def _artifact(self, plan: RunPlan, version: Version) -> DataArtifact:
         """The first result of ``version``: shown at the seed's path, read from the version's own file."""
@@ -190,6 +199,8 @@ class DataAsset:
             version.results[0].path, None, self.read_json_options, self.read_csv_options,
             columns=version.columns, rows=version.rows, asset=version.asset_name, storage=plan.store,
             source=version.results[0].file, version=version.version, size=version.results[0].size,
+            shape=shape_of(version.fragment_type, self.read_json_options, self.read_csv_options,
+                           version.text_types if self.detect_types else None),
         )
 
     @property
@@ -344,6 +355,7 @@ def asset(
     *,
     keep_versions: int = DEFAULT_KEEP_VERSIONS,
     keep_for: dt.timedelta = DEFAULT_KEEP_FOR,
+    detect_types: bool = True,
 ) -> Callable[[Callable[..., Any]], DataAsset]:
     """Turn an extract function into a :class:`DataAsset`.
 
@@ -357,6 +369,9 @@ def asset(
         cache_expiration: reuse a successful result younger than this, across processes.
         keep_versions / keep_for: retention; a version is kept while it is one of the newest
             ``keep_versions`` or younger than ``keep_for`` (and a configuration's newest always).
+        detect_types: with JSON or CSV fragments, text columns whose every value is an ISO
+            date, timestamp, time or UUID read back typed, as the original's ``read_json`` made
+            them (the files keep the text); ``False`` keeps them text.
 
     >>> @asset("sales/orders.parquet", artifact_filetype="parquet")
     ... async def orders():
@@ -368,6 +383,7 @@ def asset(
         return DataAsset(
             fn, path, artifacts_dir, name, snapshot_artifacts, artifact_filetype,
             read_json_options, read_csv_options, cache_expiration, keep_versions=keep_versions, keep_for=keep_for,
+            detect_types=detect_types,
         )
 
     return wrap

@@ -16,3 +16,7 @@ Encoded = bytes | memoryview
 
 #: Query parameters as DuckDB takes them: positional (``?``) or named (``$name``).
 Params = list[object] | tuple[object, ...] | dict[str, object] | None
+
+#: Arrow field metadata of a column of decimals too wide for ``DECIMAL(38)``, kept as exact text
+#: (readers give it the original's type: it made every decimal a float).
+DECIMAL_TEXT = {b"madstream.kind": b"decimal-text"}

@@ -71,6 +71,9 @@ class Version(BaseModel):
     batches: int = 0
     bytes: int = 0
     schema_changes: list[str] = Field(default_factory=list)
+    #: Text columns whose every value is a date, timestamp, time or UUID: ``{column: SQL type}``,
+    #: cast on read (the files keep the text).
+    text_types: dict[str, str] = Field(default_factory=dict)
 
 
 class Dataset:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
-__all__ = ["ReadCSVOptions", "ReadJsonOptions", "sql_arguments", "sql_literal"]
+__all__ = ["ReadCSVOptions", "ReadJsonOptions", "sql_arguments", "sql_identifier", "sql_literal"]
 
 
 class ReadJsonOptions(TypedDict, total=False):
@@ -94,6 +94,11 @@ def sql_literal(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(sql_literal(v) for v in value) + "]"
     raise TypeError(f"cannot render {type(value).__name__} as a DuckDB option value")
+
+
+def sql_identifier(name: str) -> str:
+    """``name`` as a quoted DuckDB identifier (any text, quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def sql_arguments(options: Mapping[str, Any]) -> str:

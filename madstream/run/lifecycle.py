@@ -142,7 +142,8 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
     assert run.id is not None and run.runtime is not None
     dataset = dataset_of(plan)
     fragment_dir = plan.fragment_dir(run.runtime)
-    layout = Layout(results=plan.results, fragment_dir=fragment_dir, fragment_type=plan.fragment_type, extras=plan.extras)
+    layout = Layout(results=plan.results, fragment_dir=fragment_dir, fragment_type=plan.fragment_type, extras=plan.extras,
+                    detect_text=plan.detect_types and plan.fragment_type != "parquet", reader_options=plan.reader_options)
     callbacks = [cb for cb in (o.run_started(run) for o in watchers) if cb is not None]
     await anyio.to_thread.run_sync(_check_targets, plan)
     folder = RunFolder(dataset, run.id)
@@ -193,7 +194,7 @@ def _draft(plan: RunPlan, run: RunRecord, stats: WriteStats, fragment_dir: str, 
         run_id=run.id, asset_id=plan.asset_id, asset_name=plan.name, parameters=plan.parameters, committed=_now(),
         results=results, fragments=fragments, fragment_type=plan.fragment_type, fragment_dir=fragment_dir,
         snapshot=plan.snapshot, columns=stats.column_types, rows=stats.rows, batches=stats.batches, bytes=stats.bytes,
-        schema_changes=stats.schema_changes,
+        schema_changes=stats.schema_changes, text_types=stats.text_types,
     )
 
 

@@ -49,6 +49,10 @@ class RunPlan:
     fn: Callable[..., Any]
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    #: Type text columns that hold only dates, timestamps, times or UUIDs, as the original's
+    #: ``read_json`` did (JSON and CSV fragments), with the user's reader formats for dates.
+    detect_types: bool = True
+    reader_options: tuple[tuple[str, Any], ...] = ()
 
     def fragment_dir(self, runtime: dt.datetime) -> str:
         """Where a run started at ``runtime`` writes its fragments."""

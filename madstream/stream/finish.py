@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..base.errors import BatchError
+from ..base.types import DECIMAL_TEXT
 
 __all__ = ["ColumnNames", "finish", "fix_empty_structs"]
 
@@ -46,7 +47,12 @@ def finish(records: pa.RecordBatch, names: ColumnNames, *, asset: str, batch: in
             )
     if any(_has(f.type, _is_wide_decimal) for f in records.schema):
         cols = [_fit_decimals(c) if _has(c.type, _is_wide_decimal) else c for c in records.columns]
-        records = pa.RecordBatch.from_arrays(cols, names=records.schema.names)
+        # A column kept as text is marked, so readers can give it the original's type (a float).
+        fields = [
+            pa.field(f.name, c.type, f.nullable, DECIMAL_TEXT if _is_wide_decimal(f.type) and c.type == pa.large_string() else f.metadata)
+            for f, c in zip(records.schema, cols)
+        ]
+        records = pa.RecordBatch.from_arrays(cols, schema=pa.schema(fields, metadata=records.schema.metadata))
         for f in records.schema:
             if _has(f.type, _is_wide_decimal):  # inside a map or fixed-size list: not rebuilt here
                 raise BatchError(

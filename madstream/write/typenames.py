@@ -14,7 +14,9 @@ import re
 
 import pyarrow as pa
 
-__all__ = ["duckdb_types", "type_names"]
+from ..query.options import sql_identifier
+
+__all__ = ["duckdb_type", "duckdb_types", "type_names"]
 
 _SIMPLE: dict[pa.DataType, str] = {
     pa.null(): '"NULL"',
@@ -95,7 +97,12 @@ _KEYWORDS = frozenset(
 def _field_name(name: str) -> str:
     if _PLAIN_NAME.fullmatch(name) and name.lower() not in _KEYWORDS:
         return name
-    return '"' + name.replace('"', '""') + '"'
+    return sql_identifier(name)
+
+
+def duckdb_type(t: pa.DataType) -> str | None:
+    """DuckDB's name for ``t`` when madstream can name it without asking DuckDB."""
+    return _name(t)
 
 
 def _name(t: pa.DataType) -> str | None:

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from ..base.types import STREAM_BATCH_ROWS, Encoded
 from ..query.scan import scan_sql
 from ..storage.store import FileStore
+from .detect import ReaderTypes
 from .schema import SchemaTracker, conform
 from .sinks import Sink, Written, encode, filetype_of, open_sink, write_fragment
 from .typenames import duckdb_types
@@ -41,6 +42,10 @@ class Layout:
     fragment_type: str = "json"
     #: Constant columns added to result rows (hive keys the user wrote into ``artifacts_dir``).
     extras: tuple[tuple[str, Any], ...] = ()
+    #: Learn the types the original's reader would have given (see :mod:`.detect`), with the
+    #: user's reader options that change them (date formats, map thresholds).
+    detect_text: bool = False
+    reader_options: tuple[tuple[str, Any], ...] = ()
 
 
 class Staging(Protocol):
@@ -77,6 +82,8 @@ class WriteStats:
     files: dict[str, StoredFile] = field(default_factory=dict)
     schema: pa.Schema | None = None
     schema_changes: list[str] = field(default_factory=list)
+    #: ``{column: SQL type}`` of text columns that proved to hold one typed kind (cast on read).
+    text_types: dict[str, str] = field(default_factory=dict)
 
     @property
     def column_types(self) -> dict[str, str]:
@@ -102,10 +109,13 @@ class RunWriter:
         self.stats = WriteStats()
         self._results = [_Result(p, filetype_of(p)) for p in layout.results]
         self._extras_cache: dict[int, list[pa.Array]] = {}
+        self._text = ReaderTypes(dict(layout.reader_options)) if layout.detect_text else None
 
     # -- per batch -----------------------------------------------------------------------------
     def write(self, batch: pa.RecordBatch, json: Encoded | None = None) -> None:
         """Append ``batch``; ``json`` is the same rows as JSON lines, if the caller has them."""
+        if self._text is not None:  # before conforming: it reads the batch's own field marks
+            self._text.observe(batch)
         observed, changed = self.tracker.observe(batch)
         if observed is not batch:  # conformed to a wider schema: encode what is written
             batch, json = observed, None
@@ -179,10 +189,15 @@ class RunWriter:
             self.stats.files[result.final] = StoredFile(result.parts[0][0], written.size, written.crc32, self.stats.rows)
         self.stats.schema = final_schema
         self.stats.schema_changes = list(self.tracker.changes)
+        if self._text is not None:
+            self.stats.text_types = self._text.types(final_schema)
+            self._text.close()
         return self.stats
 
     def abort(self) -> None:
         """Close every open file after a failure (blocking; the transaction then deletes them)."""
+        if self._text is not None:
+            self._text.close()
         for result in self._results:
             if result.sink is not None:
                 with contextlib.suppress(Exception):  # the run's own error is the one to report
