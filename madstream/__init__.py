@@ -38,6 +38,7 @@ from .base.errors import (
 )
 from .query.options import ReadCSVOptions, ReadJsonOptions
 from .query.result import QueryResult
+from .run.incremental import Incremental, incremental
 from .stream.source import yield_data_batches
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ __all__ = [
     "DataAssetRun",
     "DefinitionError",
     "ExtractError",
+    "Incremental",
     "MadFileSystem",
     "MadstreamError",
     "PathEscapeError",
@@ -70,6 +72,7 @@ __all__ = [
     "TransientStorageError",
     "asset",
     "get_fs",
+    "incremental",
     "register_mad_protocol",
     "yield_data_batches",
 ]

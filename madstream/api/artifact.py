@@ -38,6 +38,8 @@ class DataArtifact:
         source / version: set on an asset's result: the committed version's own file, which
             queries read (never ``path``, which another run may be replacing), and its number.
         shape: column types applied on read (an asset's reader options and detected text types).
+        parts: every file of an appended dataset's version with its own column types (read
+            together, by column name).
 
     >>> artifact = DataArtifact("out/people.parquet", [{"id": 1}])
     >>> await artifact.persist()
@@ -61,6 +63,7 @@ class DataArtifact:
         version: int | None = None,
         size: int | None = None,
         shape: Shape | None = None,
+        parts: list[tuple[str, dict[str, str] | None]] | None = None,
     ) -> None:
         self.path = path
         self.data = data
@@ -80,6 +83,8 @@ class DataArtifact:
         self.rows = rows
         #: Types the original's reader options (and detected text types) give columns on read.
         self.shape = shape
+        #: The files an appended dataset's version reads (all its parts), instead of ``source``.
+        self.parts = parts
         self._asset = asset
 
     def __repr__(self) -> str:
@@ -120,8 +125,30 @@ class DataArtifact:
         """The DuckDB table expression that reads this artifact."""
         if self.rows == 0:
             return EMPTY_SQL
-        scan = scan_sql(self.storage, [self.source], self.filetype, self._options(), self.columns, con=connection())
+        if self.parts and self.filetype == "csv" and len(self.parts) > 1:
+            scan = self._csv_parts_sql()
+        else:
+            files = [file for file, _ in self.parts] if self.parts else [self.source]
+            scan = scan_sql(
+                self.storage, files, self.filetype, self._options(), self.columns, con=connection(),
+                union_by_name=len(files) > 1,
+            )
         return scan if self.shape is None else shaped_sql(scan, self.shape, self.columns)
+
+    def _csv_parts_sql(self) -> str:
+        """CSV parts whose columns differ: each group read with its own header's types, then
+        unioned by name (a JSON or parquet reader takes every part in one call)."""
+        assert self.parts is not None
+        groups: dict[str, tuple[list[str], dict[str, str] | None]] = {}
+        for file, columns in self.parts:
+            key = repr(sorted((columns or {}).items()))
+            groups.setdefault(key, ([], columns))[0].append(file)
+        con = connection()
+        reads = [
+            f"SELECT * FROM {scan_sql(self.storage, files, 'csv', self._options(), columns or self.columns, con=con)}"
+            for files, columns in groups.values()
+        ]
+        return "(" + " UNION ALL BY NAME ".join(reads) + ")"
 
     async def query(self, query_str: str | None = None, params: Params = None) -> QueryResult:
         """``FROM <this file> {query_str}`` with ``params``.

@@ -21,6 +21,7 @@ from ..commit.versions import Version, verify
 from ..query.options import ReadCSVOptions, ReadJsonOptions
 from ..query.result import QueryResult
 from ..query.shape import detection_options, shape_of
+from ..run.incremental import Incremental
 from ..run.lifecycle import current, materialize
 from ..run.plan import RunPlan
 from ..run.results import dataset_of, latest_version
@@ -35,7 +36,10 @@ __all__ = ["DataAsset", "asset"]
 _OPTION_NAMES = (
     "path", "artifacts_dir", "name", "snapshot_artifacts", "artifact_filetype",
     "read_json_options", "read_csv_options", "cache_expiration", "keep_versions", "keep_for", "detect_types",
+    "write_mode",
 )
+#: How a run's rows reach the dataset.
+WRITE_MODES = ("replace", "append")
 
 
 class DataAsset:
@@ -60,6 +64,7 @@ class DataAsset:
         keep_versions: int = DEFAULT_KEEP_VERSIONS,
         keep_for: dt.timedelta = DEFAULT_KEEP_FOR,
         detect_types: bool = True,
+        write_mode: str = "replace",
     ) -> None:
         self.fn = fn
         self._path = path
@@ -73,12 +78,18 @@ class DataAsset:
         self.keep_versions = keep_versions
         self.keep_for = keep_for
         self.detect_types = detect_types
+        self.write_mode = write_mode
         self._signature = inspect.signature(fn)
         self._args: tuple[Any, ...] = ()
         self._kwargs: dict[str, Any] = {}
         self._check()
 
     def _check(self) -> None:
+        if self.write_mode not in WRITE_MODES:
+            raise DefinitionError(
+                f"write_mode `{self.write_mode}` is not supported", asset=self._name,
+                hint="use 'replace' (each run replaces the result) or 'append' (each run adds its rows)",
+            )
         if self.artifact_filetype not in FILE_TYPES:
             raise DefinitionError(
                 f"artifact_filetype `{self.artifact_filetype}` is not supported",
@@ -136,7 +147,7 @@ class DataAsset:
             "snapshot_artifacts": self.snapshot_artifacts, "artifact_filetype": self.artifact_filetype,
             "read_json_options": self.read_json_options, "read_csv_options": self.read_csv_options,
             "cache_expiration": self.cache_expiration, "keep_versions": self.keep_versions, "keep_for": self.keep_for,
-            "detect_types": self.detect_types,
+            "detect_types": self.detect_types, "write_mode": self.write_mode,
         }
         current.update(options)
         new = DataAsset(self.fn, **current)
@@ -178,7 +189,8 @@ class DataAsset:
             folder = posixpath.dirname(results[0].lstrip("/"))
             fragment_base = posixpath.join(folder, "_artifacts", f"asset={name}")
             hive_source = folder
-        parameters = _parameters(arguments)
+        cursor = next(((k, v) for k, v in arguments.arguments.items() if isinstance(v, Incremental)), None)
+        parameters = _parameters(arguments, skip=cursor[0] if cursor else None)
         asset_id = hashlib.sha256(f"{name}\x00{path}\x00{artifacts_dir}\x00{parameters}".encode()).hexdigest()[:32]
         return RunPlan(
             store=current_storage(), name=name, path=path, results=results, fragment_base=fragment_base,
@@ -187,6 +199,7 @@ class DataAsset:
             keep_versions=self.keep_versions, keep_for=self.keep_for,
             fn=self.fn, args=arguments.args, kwargs=arguments.kwargs,
             detect_types=self.detect_types, reader_options=detection_options(self._fragment_options()),
+            write_mode=self.write_mode, cursor=cursor,
         )
 
     def _fragment_options(self) -> ReadJsonOptions | ReadCSVOptions | None:
@@ -195,12 +208,24 @@ class DataAsset:
 
     def _artifact(self, plan: RunPlan, version: Version) -> DataArtifact:
         """The first result of ``version``: shown at the seed's path, read from the version's own file."""
+        if not version.results:  # an appended dataset whose runs added no rows yet
+            return DataArtifact(plan.results[0], None, self.read_json_options, self.read_csv_options, rows=0,
+                                asset=version.asset_name, storage=plan.store, version=version.version)
+        first = version.results[0]
+        path, parts = first.path, None
+        if version.write_mode == "append":
+            # Every part of the first result type, shown under its folder; read all of them.
+            path = plan.results[0]
+            ext = posixpath.splitext(path)[1]
+            parts = [e for e in version.results if posixpath.splitext(e.path)[1] == ext]
         return DataArtifact(
-            version.results[0].path, None, self.read_json_options, self.read_csv_options,
+            path, None, self.read_json_options, self.read_csv_options,
             columns=version.columns, rows=version.rows, asset=version.asset_name, storage=plan.store,
-            source=version.results[0].file, version=version.version, size=version.results[0].size,
+            source=first.file, version=version.version,
+            size=max(e.size for e in parts) if parts else first.size,
             shape=shape_of(version.fragment_type, self.read_json_options, self.read_csv_options,
                            version.text_types if self.detect_types else None),
+            parts=[(e.file, e.columns) for e in parts] if parts else None,
         )
 
     @property
@@ -336,9 +361,11 @@ def _param_default(value: object) -> object:
     return str(value)
 
 
-def _parameters(arguments: inspect.BoundArguments) -> str:
+def _parameters(arguments: inspect.BoundArguments, skip: str | None = None) -> str:
+    # An incremental cursor is state, not configuration: every run of it is one configuration.
+    values = {k: v for k, v in arguments.arguments.items() if k != skip}
     return orjson.dumps(
-        dict(arguments.arguments), default=_param_default,
+        values, default=_param_default,
         option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
     ).decode()
 
@@ -356,6 +383,7 @@ def asset(
     keep_versions: int = DEFAULT_KEEP_VERSIONS,
     keep_for: dt.timedelta = DEFAULT_KEEP_FOR,
     detect_types: bool = True,
+    write_mode: str = "replace",
 ) -> Callable[[Callable[..., Any]], DataAsset]:
     """Turn an extract function into a :class:`DataAsset`.
 
@@ -372,6 +400,8 @@ def asset(
         detect_types: with JSON or CSV fragments, text columns whose every value is an ISO
             date, timestamp, time or UUID read back typed, as the original's ``read_json`` made
             them (the files keep the text); ``False`` keeps them text.
+        write_mode: ``"replace"`` (default: each run's result replaces the last) or ``"append"``
+            (each run adds its rows as a new part; every version lists all parts so far).
 
     >>> @asset("sales/orders.parquet", artifact_filetype="parquet")
     ... async def orders():
@@ -383,7 +413,7 @@ def asset(
         return DataAsset(
             fn, path, artifacts_dir, name, snapshot_artifacts, artifact_filetype,
             read_json_options, read_csv_options, cache_expiration, keep_versions=keep_versions, keep_for=keep_for,
-            detect_types=detect_types,
+            detect_types=detect_types, write_mode=write_mode,
         )
 
     return wrap

@@ -18,8 +18,13 @@ __all__ = ["chosen_version", "own_versions"]
 
 
 def own_versions(plan: RunPlan) -> list[Version]:
-    """The committed versions of ``plan``'s configuration, oldest first (blocking)."""
-    return [v for v in dataset_of(plan).history() if v.asset_id == plan.asset_id]
+    """The committed versions of ``plan``'s configuration, oldest first (blocking).
+
+    Every version of an appended dataset is the whole dataset, whichever configuration (or
+    cursor position) added the last part, so all of them are the configuration's own.
+    """
+    history = dataset_of(plan).history()
+    return history if plan.appends else [v for v in history if v.asset_id == plan.asset_id]
 
 
 def chosen_version(plan: RunPlan, *, version: int | None, as_of: dt.datetime | None) -> Version:

@@ -59,8 +59,11 @@ def vacuum(
     for version in gone:
         store.delete_sync(dataset.version_path(version.version))
         done.versions.append(version.version)
-    removed = {v.run_id for v in gone}
-    listed = {v.run_id for v in history} - removed
+    # A run folder stays while a kept version lists a file in it (appended versions list the
+    # parts of earlier runs).
+    dropped = {v.version for v in gone}
+    listed: set[str] = set().union(*(v.runs_referenced() for v in history if v.version not in dropped))
+    removed = {v.run_id for v in gone} - listed
     cutoff = time.time() - grace
     for folder in store.glob_sync(posixpath.join(dataset.root, "runs", "*")):
         name = posixpath.basename(folder)

@@ -23,6 +23,8 @@ import hashlib
 import logging
 import posixpath
 import re
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, Field, ValidationError
@@ -50,6 +52,8 @@ class FileEntry(BaseModel):
     rows: int | None = None
     #: Modification time (Unix seconds) of ``file`` at commit: with the size, the cheap check.
     mtime: float | None = None
+    #: The part's own column types, when the parts of a version differ (appends widen).
+    columns: dict[str, str] | None = None
 
 
 class Version(BaseModel):
@@ -74,6 +78,20 @@ class Version(BaseModel):
     #: Text columns whose every value is a date, timestamp, time or UUID: ``{column: SQL type}``,
     #: cast on read (the files keep the text).
     text_types: dict[str, str] = Field(default_factory=dict)
+    #: ``replace``: ``results`` are this run's files. ``append``: ``results`` are every part of the
+    #: dataset so far (the previous version's and this run's); ``rows`` counts them all.
+    write_mode: str = "replace"
+    #: State committed with the rows, e.g. an incremental cursor's high-water mark.
+    state: dict[str, Any] = Field(default_factory=dict)
+
+    def runs_referenced(self) -> set[str]:
+        """The run folders holding this version's files (an appended version spans many)."""
+        found = {self.run_id}
+        for entry in [*self.results, *self.fragments]:
+            parts = entry.file.split("/")
+            if "runs" in parts[:-1]:
+                found.add(parts[parts.index("runs") + 1])
+        return found
 
 
 class Dataset:
@@ -122,12 +140,25 @@ class Dataset:
                 return found
         return None
 
+    def _newest_below(self, number: int) -> Version | None:
+        for found in reversed(self.numbers()):
+            if found < number and (version := self.read(found)) is not None:
+                return version
+        return None
+
     # -- committing ----------------------------------------------------------------------------
-    def commit(self, draft: Version) -> Version:
-        """Create the next version record for ``draft``: the one step that makes a run visible."""
+    def commit(self, draft: Version, rebase: Callable[[Version | None], Version] | None = None) -> Version:
+        """Create the next version record for ``draft``: the one step that makes a run visible.
+
+        ``rebase`` builds the record from the newest version before each attempt (an append lists
+        that version's parts and its own): a writer that loses the race for a number rebases on
+        the winner and takes the next, so concurrent appends all land, each exactly once.
+        """
         numbers = self.numbers()
         number = (numbers[-1] if numbers else 0) + 1
         while True:
+            if rebase is not None:
+                draft = rebase(self._newest_below(number))
             record = draft.model_copy(update={"version": number, "committed": dt.datetime.now(dt.UTC)})
             data = record.model_dump_json(indent=2).encode()
             if create_exclusive(self.store, self.version_path(number), data, self.scratch("version.json")):

@@ -85,6 +85,12 @@ def _show(dataset: Dataset, version: Version) -> None:
             list(pool.map(put, version.fragments))
             crash_point("refreshing")
             list(pool.map(put, version.results))
+    if version.write_mode == "append":
+        # The parts' folders show exactly this version's parts (vacuumed versions' parts go).
+        keep = {entry.path for entry in version.results}
+        folders = {posixpath.dirname(path) for path in keep}
+        present = [p for folder in folders for p in store.glob_sync(posixpath.join(glob.escape(folder), "part-*"))]
+        delete_many(store, [path for path in present if path not in keep])
     if version.fragment_dir and not version.snapshot:
         keep = {entry.path for entry in version.fragments}
         # The folder's name is the user's, taken literally: its glob characters match only themselves.

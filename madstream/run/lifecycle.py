@@ -14,6 +14,7 @@ import inspect
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ import anyio
 import anyio.to_thread
 
 from ..base.errors import DefinitionError, ExtractError, MadstreamError
+from ..commit.appends import appended
 from ..commit.catalog import RunRecord
 from ..commit.crashpoints import crash_point
 from ..commit.retention import vacuum
@@ -30,6 +32,7 @@ from ..commit.versions import FileEntry, Version
 from ..commit.view import refresh_view, repair_view
 from ..stream.channel import pump
 from ..write.writer import Layout, RunWriter, WriteStats
+from .incremental import CursorTracker, decode_value, encode_value
 from .observe import RunObserver, observers, progress_enabled, watch_writes
 from .plan import RunPlan
 from .results import dataset_of, fresh_version, intact, remember, remembered
@@ -44,7 +47,15 @@ def _now() -> dt.datetime:
 
 
 async def current(plan: RunPlan) -> Version:
-    """The version to query: this process's last run, a fresh cached version, or a new run."""
+    """The version to query: this process's last run, a fresh cached version, or a new run.
+
+    An appended dataset is read at its newest version (every writer's parts) once it has one:
+    reading never appends the rows again.
+    """
+    if plan.appends:
+        newest = await anyio.to_thread.run_sync(_newest_intact, plan)
+        if newest is not None:
+            return newest
     version = remembered(plan)
     if version is not None and not await anyio.to_thread.run_sync(intact, plan, version):
         version = None  # its result changed since: never served as the committed data
@@ -142,21 +153,36 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
     assert run.id is not None and run.runtime is not None
     dataset = dataset_of(plan)
     fragment_dir = plan.fragment_dir(run.runtime)
-    layout = Layout(results=plan.results, fragment_dir=fragment_dir, fragment_type=plan.fragment_type, extras=plan.extras,
+    results = plan.part_paths(run.id) if plan.appends else plan.results
+    layout = Layout(results=results, fragment_dir=fragment_dir, fragment_type=plan.fragment_type, extras=plan.extras,
                     detect_text=plan.detect_types and plan.fragment_type != "parquet", reader_options=plan.reader_options)
     callbacks = [cb for cb in (o.run_started(run) for o in watchers) if cb is not None]
     await anyio.to_thread.run_sync(_check_targets, plan)
+    args, kwargs, cursor = plan.args, dict(plan.kwargs), None
+    if plan.cursor is not None:
+        name, spec = plan.cursor
+        committed = await anyio.to_thread.run_sync(_committed_cursor, plan)
+        bound = inspect.signature(plan.fn).bind(*args, **kwargs)
+        bound.arguments[name] = spec.for_run(committed)
+        args, kwargs = bound.args, bound.kwargs
+        cursor = (CursorTracker(spec), committed)
     folder = RunFolder(dataset, run.id)
     writer = RunWriter(plan.store, folder, layout)
-    write = watch_writes(writer.write, callbacks) if callbacks else writer.write
+    write = writer.write if cursor is None else _tracking(writer.write, cursor[0])
+    write = watch_writes(write, callbacks) if callbacks else write
     try:
-        data = await _call(plan)
+        data = await _call(plan, args, kwargs)
         await pump(data, write, asset=plan.name, path=plan.path, json_lines=writer.json_lines)
         stats = await anyio.to_thread.run_sync(writer.close)
         crash_point("written")
-        draft = await anyio.to_thread.run_sync(_draft, plan, run, stats, fragment_dir, folder)
+        draft = await anyio.to_thread.run_sync(_draft, plan, run, stats, fragment_dir, folder, results)
+        if cursor is not None:
+            tracker, before = cursor
+            mark = tracker.spec.advance(before, tracker.value)
+            draft.state["cursor"] = {"column": tracker.spec.cursor_path, "last_value": encode_value(mark)}
         crash_point("committing")
-        version = await anyio.to_thread.run_sync(dataset.commit, draft)
+        rebase = (lambda newest: appended(draft, newest)) if plan.appends else None
+        version = await anyio.to_thread.run_sync(dataset.commit, draft, rebase)
         crash_point("committed")
     except BaseException:
         with anyio.CancelScope(shield=True):
@@ -177,15 +203,22 @@ def _check_targets(plan: RunPlan) -> None:
             )
 
 
-def _draft(plan: RunPlan, run: RunRecord, stats: WriteStats, fragment_dir: str, folder: RunFolder) -> Version:
+def _draft(
+    plan: RunPlan, run: RunRecord, stats: WriteStats, fragment_dir: str, folder: RunFolder, paths: tuple[str, ...],
+) -> Version:
     """The version record of a finished run, before it has a number (blocking: stats the results)."""
     assert run.id is not None
     folder.drop_work()
     results = []
-    for path in plan.results:
+    for path in paths:
         stored = stats.files[path]
         _, mtime = plan.store.stat_sync(stored.file)
-        results.append(FileEntry(path=path, file=stored.file, size=stored.size, crc32=stored.crc32, rows=stored.rows, mtime=mtime))
+        results.append(FileEntry(
+            path=path, file=stored.file, size=stored.size, crc32=stored.crc32, rows=stored.rows, mtime=mtime,
+            columns=stats.column_types if plan.appends else None,
+        ))
+    if plan.appends and stats.rows == 0:
+        results = []  # an append of nothing adds no part (the run folder goes with retention)
     fragments = [
         FileEntry(path=path, file=stored.file, size=stored.size, crc32=stored.crc32, rows=stored.rows)
         for path in stats.fragments for stored in (stats.files[path],)
@@ -194,7 +227,7 @@ def _draft(plan: RunPlan, run: RunRecord, stats: WriteStats, fragment_dir: str, 
         run_id=run.id, asset_id=plan.asset_id, asset_name=plan.name, parameters=plan.parameters, committed=_now(),
         results=results, fragments=fragments, fragment_type=plan.fragment_type, fragment_dir=fragment_dir,
         snapshot=plan.snapshot, columns=stats.column_types, rows=stats.rows, batches=stats.batches, bytes=stats.bytes,
-        schema_changes=stats.schema_changes, text_types=stats.text_types,
+        schema_changes=stats.schema_changes, text_types=stats.text_types, write_mode=plan.write_mode,
     )
 
 
@@ -212,9 +245,29 @@ def _after_commit(plan: RunPlan, version: Version) -> None:
         log.warning("asset %s: could not apply retention (%s)", plan.name, exc)
 
 
-async def _call(plan: RunPlan) -> Any:
+def _newest_intact(plan: RunPlan) -> Version | None:
+    """The dataset's newest version, whichever configuration committed it, if its files are intact."""
+    newest = dataset_of(plan).latest()
+    return newest if newest is not None and intact(plan, newest) else None
+
+
+def _committed_cursor(plan: RunPlan) -> Any:
+    """The cursor mark committed with the configuration's newest version (blocking), or ``None``."""
+    newest = dataset_of(plan).latest(plan.asset_id)
+    return None if newest is None else decode_value((newest.state.get("cursor") or {}).get("last_value"))
+
+
+def _tracking(write: Callable[[Any, Any], None], tracker: CursorTracker) -> Callable[[Any, Any], None]:
+    def tracked(batch: Any, json: Any = None) -> None:
+        write(batch, json)
+        tracker.observe(batch)
+
+    return tracked
+
+
+async def _call(plan: RunPlan, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Call the extract function; a plain sync function runs in a worker thread (it may block)."""
-    fn, args, kwargs = plan.fn, plan.args, plan.kwargs
+    fn = plan.fn
     try:
         if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
             return fn(*args, **kwargs)

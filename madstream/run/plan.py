@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..storage.store import FileStore
+from .incremental import Incremental
 
-__all__ = ["RunPlan"]
+__all__ = ["RunPlan", "part_path"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,19 @@ class RunPlan:
     #: ``read_json`` did (JSON and CSV fragments), with the user's reader formats for dates.
     detect_types: bool = True
     reader_options: tuple[tuple[str, Any], ...] = ()
+    #: ``replace`` (each run's result replaces the last) or ``append`` (each run adds a part).
+    write_mode: str = "replace"
+    #: The incremental cursor parameter, if the function declares one: (parameter name, cursor).
+    cursor: tuple[str, Incremental] | None = None
+
+    @property
+    def appends(self) -> bool:
+        """Whether each run adds to the dataset (its results are parts of a folder)."""
+        return self.write_mode == "append"
+
+    def part_paths(self, run_id: str) -> tuple[str, ...]:
+        """Where an appending run's parts are shown: ``x/orders.parquet`` → ``x/orders/part-<run>.parquet``."""
+        return tuple(part_path(result, run_id) for result in self.results)
 
     def fragment_dir(self, runtime: dt.datetime) -> str:
         """Where a run started at ``runtime`` writes its fragments."""
@@ -62,3 +76,9 @@ class RunPlan:
             self.fragment_base, f"year={runtime.year}", f"month={runtime.month}", f"day={runtime.day}",
             f"runtime={runtime.replace(tzinfo=None).isoformat()}",
         )
+
+
+def part_path(result: str, run_id: str) -> str:
+    """The path one run's part of an appended dataset is shown at (beside its siblings)."""
+    stem, ext = posixpath.splitext(result)
+    return posixpath.join(stem, f"part-{run_id}{ext}")
