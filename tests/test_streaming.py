@@ -59,6 +59,9 @@ async def test_stream_arrow_and_to_arrow_reader_are_exact_too() -> None:
     batches = [b async for b in artifact.stream_arrow("WHERE id % 3 = 0", batch_rows=30_000)]
     _check_frames([b.num_rows for b in batches], 30_000, 50_000)
     assert all(isinstance(b, pa.RecordBatch) for b in batches)
+    # With params (on DuckDB 1.x, a result that holds its rows and streams them itself).
+    frames = [f async for f in events.stream("WHERE id >= ? ORDER BY id", params=[10_000], batch_rows=60_000)]
+    assert [f.height for f in frames] == [60_000, 60_000, 20_000] and frames[0]["id"][0] == 10_000
     reader = (await events.query("SELECT id, name")).to_arrow_reader(40_000)
     assert isinstance(reader, pa.RecordBatchReader) and reader.schema.names == ["id", "name"]
     sizes = [batch.num_rows for batch in reader]
@@ -94,7 +97,7 @@ async def test_batch_rows_must_be_a_positive_int(bad: object) -> None:
         (await events.query()).to_arrow_reader(bad)  # type: ignore[arg-type]
 
 
-async def test_a_failure_midway_through_a_stream_is_a_query_error_without_the_value() -> None:
+async def test_a_failure_while_streaming_is_a_query_error_without_the_value() -> None:
     events = _events("parquet")
     await events()
     query = "SELECT CASE WHEN id > 120000 THEN CAST('x' || id AS INTEGER) ELSE id END AS n"
@@ -102,7 +105,7 @@ async def test_a_failure_midway_through_a_stream_is_a_query_error_without_the_va
     with pytest.raises(QueryError, match="DuckDB failed while reading the result: Conversion Error") as raised:
         async for frame in events.stream(query, batch_rows=10_000):
             seen += frame.height
-    assert 0 < seen <= 120_000
+    assert seen <= 120_000  # DuckDB scans in parallel: the failing rows may come before any frame
     assert "x120001" not in str(raised.value)
     reader = (await events.query(query)).to_arrow_reader(10_000)
     with pytest.raises(QueryError, match="Conversion Error") as raised:
