@@ -12,6 +12,7 @@ from ..base.errors import QueryError
 from ..base.types import STREAM_BATCH_ROWS, Params
 from ..commit.versions import Dataset, Version
 from ..query.options import ReadCSVOptions, ReadJsonOptions
+from ..query.rechunk import check_batch_rows
 from ..query.result import QueryResult, connection, run_query, stream_relation
 from ..query.scan import EMPTY_SQL, scan_sql
 from ..query.shape import Shape, shaped_sql
@@ -186,17 +187,22 @@ class DataArtifact:
     async def stream(
         self, query_str: str | None = None, *, params: Params = None, batch_rows: int = STREAM_BATCH_ROWS
     ) -> AsyncIterator[Any]:
-        """Polars frames of at most ``batch_rows`` rows over the query result, never all at once."""
+        """Polars frames over the query result, never all at once: each has exactly ``batch_rows``
+        rows but the last, which has the rest.
+
+        >>> async for frame in artifact.stream("WHERE amount > 50", batch_rows=100_000):
+        ...     print(frame.height)
+        """
         import polars as pl
 
         async for batch in self.stream_arrow(query_str, params=params, batch_rows=batch_rows):
-            frame = pl.from_arrow(batch)
-            yield frame
+            yield pl.from_arrow(batch)
 
     async def stream_arrow(
         self, query_str: str | None = None, *, params: Params = None, batch_rows: int = STREAM_BATCH_ROWS
     ) -> AsyncIterator[pa.RecordBatch]:
-        """Arrow record batches of at most ``batch_rows`` rows over the query result."""
+        """Arrow record batches over the query result: exactly ``batch_rows`` rows each but the last."""
+        check_batch_rows(batch_rows, asset=self._asset, path=self.path)
         result = await self.query(query_str, params)
         if result.columns == ["_empty"]:
             return

@@ -27,6 +27,7 @@ from ..run.plan import RunPlan
 from ..run.results import dataset_of, latest_version
 from .artifact import DataArtifact
 from .config import current_storage
+from .naming import default_name
 from .paths import hive_keys, result_paths, result_types
 from .templates import render_name, render_path, sanitize_name
 from .versions import chosen_version, own_versions
@@ -69,7 +70,7 @@ class DataAsset:
         self.fn = fn
         self._path = path
         self._artifacts_dir = artifacts_dir or ""
-        self._name = sanitize_name(name or f"{fn.__module__}.{fn.__name__}")
+        self._name = sanitize_name(name or default_name(fn))
         self.snapshot_artifacts = snapshot_artifacts
         self.artifact_filetype = artifact_filetype
         self.read_json_options = read_json_options
@@ -390,7 +391,10 @@ def asset(
     Args:
         path: result path template; ``x/a.parquet|csv`` writes one result per listed type.
         artifacts_dir: folder template for intermediate fragments (default beside the result).
-        name: name template (default ``"{fn.__module__}.{fn.__name__}"``).
+        name: name template (default ``"{module}.{function}"``, the function's module as it is
+            named when imported: a script run as ``python shop.py`` is ``shop``, not ``__main__``, so
+            ``python shop.py`` and ``madstream materialize shop:products`` run one asset,
+            ``shop.products``, with one history; under ``python -m pkg.shop`` it is ``pkg.shop``).
         snapshot_artifacts: keep each run's fragments under ``year=/month=/day=/runtime=``.
         artifact_filetype: ``"json"`` (default), ``"parquet"`` or ``"csv"`` fragments.
         read_json_options / read_csv_options: DuckDB reader options for queries.

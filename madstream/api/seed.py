@@ -72,7 +72,10 @@ async def register_mad_protocol(connection: duckdb.DuckDBPyConnection | None = N
     """Let DuckDB SQL read and write ``mad://relative/path`` on the current storage.
 
     Registers on ``connection``, or on DuckDB's default connection (used by ``duckdb.sql``).
-    Calling it again is cheap: a connection is registered once per storage.
+    Calling it again is cheap: a connection is registered once per storage. Until it has run,
+    DuckDB takes ``mad://`` for a local path and says only "No files found that match the
+    pattern"; an extract function failing that way gets an error whose hint says to call this.
+    Names DuckDB reports (``glob()``, ``filename=true``) are ``mad://relative/path``.
 
     >>> await register_mad_protocol()
     >>> duckdb.sql("SELECT count(*) FROM 'mad://orders/result.parquet'")

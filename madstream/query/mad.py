@@ -15,6 +15,8 @@ is unregistered by the next registration.
 from __future__ import annotations
 
 import itertools
+import re
+import sys
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,7 @@ from ..base.errors import StorageError
 from ..storage.paths import clean
 from ..storage.store import FileStore
 
-__all__ = ["StoreFileSystem", "register_store", "storage_protocol"]
+__all__ = ["StoreFileSystem", "mad_protocol_hint", "register_store", "storage_protocol"]
 
 if TYPE_CHECKING:
     import duckdb
@@ -87,10 +89,11 @@ class StoreFileSystem(DirFileSystem):
         return super()._join(self._strip_protocol(path))
 
     def _relpath(self, path: Any) -> Any:
-        rel = super()._relpath(path)
-        if isinstance(rel, list):
-            return [f"{self.protocol}://{p}" for p in rel]
-        return f"{self.protocol}://{rel}"
+        # DuckDB opens exactly the names glob/ls/info hand back, so each carries the protocol,
+        # once: DirFileSystem maps a list through this very method, item by item.
+        if isinstance(path, list):
+            return [self._relpath(p) for p in path]
+        return f"{self.protocol}://{super()._relpath(path)}"
 
     def open(self, path: Any, mode: str = "rb", **kwargs: Any) -> Any:  # type: ignore[override]
         """Open through the store: translated errors, big remote writes, small read-ahead."""
@@ -131,3 +134,24 @@ def register_store(
     # fsspec's metaclass stores the constructor's args after __init__: a strong ref to the store.
     fs.storage_args = ()
     connection.register_filesystem(fs)
+
+
+#: DuckDB's words when a path matches no file; for ``mad://`` that is what an unregistered protocol says too.
+_NO_FILES = re.compile(r'No files found that match the pattern "mad://')
+
+
+def mad_protocol_hint(exc: BaseException) -> str | None:
+    """What to do about DuckDB's "No files found" for a ``mad://`` path (``None`` for any other error).
+
+    Until ``register_mad_protocol()`` has run, DuckDB treats ``mad://`` as an unknown local path
+    and says only that no file matches, which does not tell anyone the registration is missing.
+    """
+    if not _NO_FILES.search(str(exc)):
+        return None
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is not None and duckdb.default_connection().filesystem_is_registered("mad"):
+        return "no file under the storage root matches it (mad:// paths are relative to the storage root)"
+    return (
+        "DuckDB reads mad:// paths only once `await register_mad_protocol()` has run (it registers them on "
+        "DuckDB's default connection; pass your own connection to register them there): call it before the query"
+    )

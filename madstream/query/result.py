@@ -22,6 +22,7 @@ import pyarrow as pa
 from ..base.errors import QueryError
 from ..base.types import STREAM_BATCH_ROWS, Params
 from .confine import CLIMBS_OUT, EXTERNAL_ACCESS_ENV, check_single_select, connection, duckdb_message, query_connection, stores_of
+from .rechunk import check_batch_rows, exact_batches
 
 if TYPE_CHECKING:
     import duckdb
@@ -32,6 +33,7 @@ __all__ = ["QueryResult", "connection", "iter_reader", "relation_reader", "run_q
 
 #: Rows fetched at a time when a result is iterated.
 _FETCH_ROWS = 2_048
+
 
 def relation_reader(rel: duckdb.DuckDBPyRelation, rows: int) -> pa.RecordBatchReader:
     """A streaming Arrow reader over ``rel`` (``to_arrow_reader`` on DuckDB 2, older name on 1.x)."""
@@ -46,12 +48,26 @@ def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
     except StopIteration:
         return None
     except Exception as exc:
-        raise _failed(exc) from exc
+        error = _failed(exc, streamed=True)
+        if error is exc:
+            raise
+        raise error from exc
 
 
-def _failed(exc: BaseException) -> BaseException:
-    """A DuckDB error raised while rows are fetched, as a QueryError without row data."""
-    if not type(exc).__module__.startswith(("duckdb", "_duckdb")) and not isinstance(exc, pa.ArrowException):
+def _duckdb_batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    """The batches of DuckDB's ``reader``, its errors as QueryErrors."""
+    while (batch := _next_batch(reader)) is not None:
+        yield batch
+
+
+def _failed(exc: BaseException, *, streamed: bool = False) -> BaseException:
+    """A DuckDB error raised while rows are fetched, as a QueryError without row data.
+
+    ``streamed``: ``exc`` came out of a record batch reader, across whose Arrow C stream DuckDB's
+    errors arrive as plain ``OSError``s (with the offending value in the message).
+    """
+    ours = type(exc).__module__.startswith(("duckdb", "_duckdb")) or isinstance(exc, pa.ArrowException)
+    if not ours and not (streamed and isinstance(exc, OSError)):
         return exc
     return QueryError(
         f"DuckDB failed while reading the result: {duckdb_message(exc)}",
@@ -83,6 +99,13 @@ async def iter_reader(reader: pa.RecordBatchReader) -> AsyncIterator[pa.RecordBa
     while (batch := await anyio.to_thread.run_sync(_next_batch, reader)) is not None:
         if batch.num_rows:
             yield batch
+
+
+def _exact_reader(rel: duckdb.DuckDBPyRelation, rows: int) -> pa.RecordBatchReader:
+    """A streaming reader over ``rel`` whose batches have exactly ``rows`` rows, but the last."""
+    reader = relation_reader(rel, rows)
+    return pa.RecordBatchReader.from_batches(reader.schema, exact_batches(_duckdb_batches(reader), rows))
+
 
 def _table(rel: Any) -> pa.Table:
     to_table = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
@@ -207,15 +230,18 @@ class QueryResult:
     def to_arrow_reader(self, batch_rows: int = STREAM_BATCH_ROWS) -> pa.RecordBatchReader:
         """The result as a streaming ``pyarrow.RecordBatchReader``.
 
-        The stream runs on a cursor of its own: DuckDB 2 allows one open streaming result per
-        connection, and a half-read stream must not block other queries on this result.
+        Every batch but the last has exactly ``batch_rows`` rows (DuckDB alone would hand over
+        a parquet row group at a time; see :mod:`.rechunk`). The stream runs on a cursor of its
+        own: DuckDB 2 allows one open streaming result per connection, and a half-read stream
+        must not block other queries on this result.
         """
+        check_batch_rows(batch_rows)
         if self._direct:
-            return relation_reader(self._relation, batch_rows)
+            return _exact_reader(self._relation, batch_rows)
         sql = self._sql or self._relation.sql_query()
         cursor = self._con.cursor()
         rel = cursor.sql(sql, params=self._params) if self._params is not None else cursor.sql(sql)
-        return relation_reader(rel, batch_rows)
+        return _exact_reader(rel, batch_rows)
 
     @_translated
     def pl(self) -> Any:
@@ -319,7 +345,8 @@ def run_query(
 
 
 async def stream_relation(result: QueryResult, batch_rows: int) -> AsyncIterator[pa.RecordBatch]:
-    """Arrow batches of at most ``batch_rows`` rows, pulled in a worker thread one at a time."""
+    """Arrow batches of exactly ``batch_rows`` rows (the last may have fewer), pulled in a worker
+    thread one at a time."""
     reader = await anyio.to_thread.run_sync(result.to_arrow_reader, batch_rows)
     async for batch in iter_reader(reader):
         yield batch

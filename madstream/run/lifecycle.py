@@ -30,6 +30,7 @@ from ..commit.runs import RunFolder
 from ..commit.staging import new_transaction_id
 from ..commit.versions import FileEntry, Version
 from ..commit.view import refresh_view, repair_view
+from ..query.mad import mad_protocol_hint
 from ..stream.channel import pump
 from ..write.writer import Layout, RunWriter, WriteStats
 from .incremental import CursorTracker, decode_value, encode_value
@@ -277,7 +278,7 @@ async def _call(plan: RunPlan, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     except Exception as exc:
         raise ExtractError(
             f"the extract function raised {type(exc).__name__}: {exc}", asset=plan.name, path=plan.path,
-            hint="fix the function or its input; the previous result is unchanged",
+            hint=mad_protocol_hint(exc) or "fix the function or its input; the previous result is unchanged",
         ) from exc
 
 

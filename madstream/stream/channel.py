@@ -18,6 +18,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ..base.errors import ExtractError, MadstreamError
 from ..base.types import Encoded
+from ..query.mad import mad_protocol_hint
 from .normalize import Page, normalize
 from .source import iter_raw_batches
 from .threads import StageThread
@@ -90,7 +91,7 @@ class _Producer:
                 raise ExtractError(
                     f"the extract function raised {type(exc).__name__}: {exc}",
                     asset=self.asset, path=self.path, batch=self.count + 1,
-                    hint="fix the function or its input; the previous result is unchanged",
+                    hint=mad_protocol_hint(exc) or "fix the function or its input; the previous result is unchanged",
                 ) from exc
             self.count += 1
             yield raw
