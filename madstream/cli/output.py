@@ -1,4 +1,4 @@
-"""How the CLI prints: aligned plain-text tables, and query results as table, CSV, JSON lines or parquet.
+"""How the CLI prints: aligned plain-text tables, listings and query results as table, CSV, JSON lines or parquet.
 
 Tables are plain text (no box drawing, nothing cut to the terminal's width) so they read the
 same on a terminal, in a pipe and in a log. Query results in csv/json/parquet stream from
@@ -7,9 +7,10 @@ DuckDB's Arrow reader batch by batch, so a large result never sits in memory who
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 import orjson
@@ -18,9 +19,11 @@ import pyarrow as pa
 from ..query.result import QueryResult
 from .target import CliError
 
-__all__ = ["FORMATS", "format_duration", "plain_table", "write_result"]
+__all__ = ["FORMATS", "LIST_FORMATS", "format_duration", "plain_table", "write_listing", "write_result"]
 
 FORMATS = ("table", "csv", "json", "parquet")
+#: Formats of the listings (``ls``, ``runs``): a table for people, JSON lines or CSV for programs.
+LIST_FORMATS = ("table", "json", "csv")
 #: Rows per Arrow batch pulled from DuckDB while writing a result.
 _BATCH_ROWS = 65_536
 
@@ -60,6 +63,31 @@ def format_duration(ms: int | None) -> str:
         return "-"
     seconds = ms / 1000
     return f"{seconds:.2f} s" if seconds < 100 else f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+
+
+def write_listing(
+    fmt: str, records: Sequence[Mapping[str, Any]], fields: Sequence[str], table: Iterable[Sequence[Any]], headers: Sequence[str],
+) -> None:
+    """Print a listing: ``table`` under ``headers``, else ``records`` as JSON lines or CSV (columns ``fields``).
+
+    JSON keeps every value's type (numbers, nulls, lists); CSV writes lists and objects as JSON text.
+    """
+    if fmt == "table":
+        sys.stdout.write(plain_table(headers, table) + "\n")
+    elif fmt == "json":
+        sys.stdout.flush()  # text printed before goes first
+        sys.stdout.buffer.write(b"".join(orjson.dumps({k: r.get(k) for k in fields}, default=str) + b"\n" for r in records))
+        sys.stdout.buffer.flush()
+    else:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(fields)
+        writer.writerows([_csv_cell(r.get(k)) for k in fields] for r in records)
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value, default=str).decode()
+    return "" if value is None else value
 
 
 def write_result(result: QueryResult, fmt: str, output: str | None) -> int:
