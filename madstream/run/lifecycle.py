@@ -30,7 +30,7 @@ from ..commit.versions import FileEntry, Version
 from ..commit.view import refresh_view, repair_view
 from ..stream.channel import pump
 from ..write.writer import Layout, RunWriter, WriteStats
-from .observe import RunObserver, observers, progress_enabled, watch_writes
+from .observe import RunObserver, observers, progress_enabled, sizing, watch_writes
 from .plan import RunPlan
 from .results import dataset_of, fresh_version, intact, remember, remembered
 
@@ -149,8 +149,9 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
     writer = RunWriter(plan.store, folder, layout)
     write = watch_writes(writer.write, callbacks) if callbacks else writer.write
     try:
-        data = await _call(plan)
-        await pump(data, write, asset=plan.name, path=plan.path, json_lines=writer.json_lines)
+        with sizing(callbacks):  # a yielded asset announces its rows to this run's observers
+            data = await _call(plan)
+            await pump(data, write, asset=plan.name, path=plan.path, json_lines=writer.json_lines)
         stats = await anyio.to_thread.run_sync(writer.close)
         crash_point("written")
         draft = await anyio.to_thread.run_sync(_draft, plan, run, stats, fragment_dir, folder)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ..commit.catalog import RunRecord
 
-__all__ = ["human_bytes", "summary"]
+__all__ = ["counted", "human_bytes", "summary"]
 
 
 def human_bytes(n: float) -> str:
@@ -35,7 +35,7 @@ def summary(
     if around is not None and seconds is not None and seconds > own:
         extra = f"; +{seconds - own:.2f} s {around}"
     line = (
-        f"{run.asset_name}: {_count(rows, 'row')} in {_count(batches, 'batch')}, {human_bytes(run.bytes or 0)} written, "
+        f"{run.asset_name}: {counted(rows, 'row')} in {counted(batches, 'batch')}, {human_bytes(run.bytes or 0)} written, "
         f"{own:.2f} s ({rows / max(own, 1e-9):,.0f} rows/s{extra}) → {path}"
     )
     if schema_changes:
@@ -43,7 +43,7 @@ def summary(
     return line
 
 
-def _count(n: int, noun: str) -> str:
+def counted(n: int, noun: str) -> str:
     """``1 row``, ``2 rows``, ``1 batch``, ``3 batches``."""
     plural = noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
     return f"{n:,} {noun if n == 1 else plural}"
