@@ -9,6 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -236,3 +240,34 @@ def test_the_summary_gives_the_runs_own_time_and_the_overhead_apart() -> None:
     assert summary(run, "x.parquet", 10.24).endswith(", 0.53 s (566 rows/s) → x.parquet")
     unrecorded = RunRecord(asset_name="orders", rows=10, batches=1, bytes=100)
     assert summary(unrecorded, "x.parquet", 2.0).endswith(", 2.00 s (5 rows/s) → x.parquet")
+
+
+def test_a_prefect_run_reports_its_own_time_and_prefects_apart(
+    prefect_api: str, shop: str, capsys: pytest.CaptureFixture[str], storage_root: Path,
+) -> None:
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "MADSTREAM_PROGRESS": "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "madstream", "materialize", f"{shop}:orders", "--arg", "day=d1", "--prefect"],
+        env=env, check=False, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    [record] = [json.loads(line) for line in ok(capsys, "runs", "--format", "json").splitlines()]
+    own = record["duration_ms"] / 1000
+    line = next(line for line in done.stdout.splitlines() if line.startswith("orders: "))
+    found = re.search(r", ([\d.]+) s \([\d,]+ rows/s; \+([\d.]+) s Prefect\) → sales/orders_d1.parquet$", line)
+    assert found is not None, line
+    assert float(found.group(1)) == pytest.approx(own, abs=0.006)  # the run's own time, as its record says
+    assert float(found.group(2)) > 0  # the flow's start-up around it, said apart
+
+
+def test_a_query_table_on_stdout_is_bounded(shop: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    many = ["--arg", "day=d1", "--arg", "pages=400"]  # 1,600 rows
+    ok(capsys, "materialize", f"{shop}:orders", *many)
+    lines = ok(capsys, "query", f"{shop}:orders", *many, "SELECT id ORDER BY id").splitlines()
+    assert len(lines) == 1 + 1_000 + 1 and lines[1].strip() == "0"
+    assert lines[-1] == "(1,600 rows, the first 1,000 shown — use --format csv or json, or --output, for all)"
+    assert len(ok(capsys, "query", f"{shop}:orders", *many, "SELECT id", "--format", "csv").splitlines()) == 1 + 1_600
+    target = tmp_path / "all.txt"
+    code, out, err = cli(capsys, "query", f"{shop}:orders", *many, "SELECT id", "--output", str(target))
+    assert code == 0 and out == "" and err == f"1,600 rows → {target}\n"
+    assert target.read_text().splitlines()[-1] == "(1,600 rows)"

@@ -1,7 +1,8 @@
 """How the CLI prints: aligned plain-text tables, listings and query results as table, CSV, JSON lines or parquet.
 
 Tables are plain text (no box drawing, nothing cut to the terminal's width) so they read the
-same on a terminal, in a pipe and in a log. Query results in csv/json/parquet stream from
+same on a terminal, in a pipe and in a log; a query's table on stdout shows at most
+``TABLE_ROWS`` rows and counts the rest. Query results in csv/json/parquet stream from
 DuckDB's Arrow reader batch by batch, so a large result never sits in memory whole.
 """
 
@@ -26,6 +27,8 @@ FORMATS = ("table", "csv", "json", "parquet")
 LIST_FORMATS = ("table", "json", "csv")
 #: Rows per Arrow batch pulled from DuckDB while writing a result.
 _BATCH_ROWS = 65_536
+#: Rows a table on stdout shows at most (the rest are counted): a terminal is not a file.
+TABLE_ROWS = 1_000
 
 
 def _cell(value: Any) -> str:
@@ -96,18 +99,32 @@ def write_result(result: QueryResult, fmt: str, output: str | None) -> int:
         raise CliError("parquet is binary: give --output FILE or redirect stdout")
     reader = result.to_arrow_reader(_BATCH_ROWS)
     if fmt == "table":
-        table: pa.Table = reader.read_all()
-        count: int = table.num_rows
-        text = plain_table(table.column_names, zip(*(c.to_pylist() for c in table.columns)) if table.num_rows else [])
-        noun = "row" if count == 1 else "rows"
-        _emit_text(f"{text}\n({count:,} {noun})\n", output)
-        return count
+        return _write_table(reader, output)
     if output is not None:
         with open(output, "wb") as handle:
             return _stream(reader, fmt, handle)
     rows = _stream(reader, fmt, sys.stdout.buffer)
     sys.stdout.buffer.flush()
     return rows
+
+
+def _write_table(reader: pa.RecordBatchReader, output: str | None) -> int:
+    """An aligned table; on stdout at most ``TABLE_ROWS`` rows (the rest only counted), in a file all."""
+    limit = TABLE_ROWS if output is None else None
+    kept: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        if limit is None or count < limit:
+            kept.append(batch if limit is None else batch.slice(0, limit - count))
+        count += batch.num_rows
+    table = pa.Table.from_batches(kept, schema=reader.schema)
+    text = plain_table(table.column_names, zip(*(c.to_pylist() for c in table.columns)) if table.num_rows else [])
+    if limit is not None and count > limit:
+        footer = f"({count:,} rows, the first {limit:,} shown — use --format csv or json, or --output, for all)"
+    else:
+        footer = f"({count:,} {'row' if count == 1 else 'rows'})"
+    _emit_text(f"{text}\n{footer}\n", output)
+    return count
 
 
 def _stream(reader: pa.RecordBatchReader, fmt: str, handle: IO[bytes]) -> int:
