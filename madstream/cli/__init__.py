@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
         help="one screen about a dataset: configuration, files, schema, versions, runs and charts",
     )
     show.add_argument("asset", help="module:asset or path/file.py:asset")
-    show.add_argument("--runs", type=_positive, default=10, help="the last this many runs (default 10)")
+    show.add_argument("--runs", type=_positive, default=10, metavar="N", help="show the last N runs (default 10)")
     show.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
     show.set_defaults(handler=cmd_show)
 
