@@ -145,10 +145,13 @@ def test_runs_shows_history_with_failures(project: Path) -> None:
     assert failed.returncode == 1
 
     lines = ok(madstream(project, "runs")).splitlines()
-    assert lines[0].split() == ["STARTED", "(UTC)", "ASSET", "STATUS", "DURATION", "ROWS", "SIZE", "ERROR"]
+    assert lines[0].split() == [
+        "STARTED", "(UTC)", "RUN", "ASSET", "PARAMETERS", "STATUS", "DURATION", "ROWS", "SIZE", "SCHEMA", "CHANGES", "ERROR",
+    ]
     newest, oldest = lines[1], lines[2]
-    assert " orders  failed " in newest and "ExtractError: asset `orders`" in newest and "upstream went away" in newest
-    assert " orders  succeeded " in oldest and " 8 " in oldest
+    assert " orders  day=2026-01-31, pages=2  failed " in newest
+    assert "ExtractError: asset `orders`" in newest and "upstream went away" in newest
+    assert " orders  day=2026-01-31, pages=2  succeeded " in oldest and " 8 " in oldest
     assert len(lines) == 3
     [only] = ok(madstream(project, "runs", "--limit", "1")).splitlines()[1:]
     assert only.split() == newest.split()
@@ -160,12 +163,14 @@ def test_ls_lists_assets_with_their_last_materialization(project: Path) -> None:
     ok(madstream(project, "materialize", "shop:orders", "--arg", "day=2026-01-31"))
     ok(madstream(project, "materialize", "shop:slow", "--arg", "batches=2"))
     lines = ok(madstream(project, "ls")).splitlines()
-    assert lines[0].split() == ["ASSET", "PATH", "MATERIALIZED", "(UTC)", "ROWS", "SIZE", "RUNS", "LAST", "STATUS"]
+    assert lines[0].split() == [
+        "ASSET", "PARAMETERS", "PATH", "MATERIALIZED", "(UTC)", "ROWS", "SIZE", "RUNS", "LAST", "RUN", "LAST", "STATUS",
+    ]
     orders_line = lines[1].split()
-    assert orders_line[:2] == ["orders", "sales/orders_2026-01-31.parquet"]
-    assert orders_line[4] == "8" and orders_line[-2:] == ["2", "succeeded"]
+    assert orders_line[:4] == ["orders", "day=2026-01-31,", "pages=2", "sales/orders_2026-01-31.parquet"]
+    assert orders_line[6] == "8" and orders_line[-3] == "2" and orders_line[-1] == "succeeded"
     slow_line = lines[2].split()
-    assert slow_line[:2] == ["slow", "slow/slow.parquet"] and slow_line[4] == "200"
+    assert slow_line[:3] == ["slow", "batches=2", "slow/slow.parquet"] and slow_line[5] == "200"
     assert len(lines) == 3
 
 

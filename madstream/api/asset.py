@@ -23,6 +23,7 @@ from ..query.result import QueryResult
 from ..query.shape import detection_options, shape_of
 from ..run.incremental import Incremental
 from ..run.lifecycle import current, materialize
+from ..run.observe import expect_rows
 from ..run.plan import RunPlan
 from ..run.results import dataset_of, latest_version
 from .artifact import DataArtifact
@@ -346,6 +347,7 @@ class DataAsset:
         An extract function may yield another asset: its rows stream in through this.
         """
         artifact = await self()
+        expect_rows(artifact.rows or 0)  # the yielding run's progress display can draw a bar
         async for batch in artifact.stream_arrow():
             yield batch
 

@@ -2,14 +2,16 @@
 
     madstream materialize pipelines.sales:orders --arg day=2026-01-31 [--prefect]
     madstream query pipelines.sales:orders "SELECT city, sum(amount) GROUP BY city" --format csv
-    madstream runs [pipelines.sales:orders]
-    madstream ls
+    madstream runs [pipelines.sales:orders] [--format json]
+    madstream ls [--format csv]
+    madstream show pipelines.sales:orders --arg day=2026-01-31 [--format json]
     madstream vacuum pipelines.sales:orders --arg day=2026-01-31
     madstream verify pipelines.sales:orders --arg day=2026-01-31
 
 Errors print one line (what went wrong, to which asset, what to do) and exit 1 (2 for a usage
 mistake, as argparse does); ``--debug`` adds the traceback, before or after the command. A
-closed pipe (``| head``) ends quietly. Storage comes from ``FILESYSTEM_URL`` as for the library.
+closed pipe (``| head``) ends quietly. Storage comes from ``FILESYSTEM_URL`` as for the library,
+or from ``--storage URL`` (its options still from ``FILESYSTEM_STORAGE_OPTIONS``).
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ import traceback
 from collections.abc import Sequence
 
 from .. import __version__
+from ..api.config import _absolute, storage_config
+from ..api.storage import Storage
 from ..base.errors import MadstreamError
 from ..run.observe import show_progress
-from .commands import cmd_ls, cmd_materialize, cmd_query, cmd_runs, cmd_vacuum, cmd_verify
-from .output import FORMATS
+from .commands import cmd_materialize, cmd_query, cmd_vacuum, cmd_verify
+from .listing import cmd_ls, cmd_runs
+from .output import FORMATS, LIST_FORMATS
+from .show import cmd_show
 from .target import CliError
 
 __all__ = ["main"]
@@ -39,6 +45,10 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument(
         "--no-progress", action="store_true", default=argparse.SUPPRESS,
         help="never draw the progress display (same as MADSTREAM_PROGRESS=0)",
+    )
+    common.add_argument(
+        "--storage", metavar="URL", default=argparse.SUPPRESS,
+        help="the storage to use (default: FILESYSTEM_URL); its options still come from FILESYSTEM_STORAGE_OPTIONS",
     )
     return common
 
@@ -88,10 +98,21 @@ def _parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", parents=[common(), target], help="the run history, newest first")
     runs.add_argument("asset", nargs="?", help="only this asset (and configuration, with --arg)")
     runs.add_argument("--limit", type=_positive, default=20, help="at most this many runs (default 20)")
+    runs.add_argument("--format", choices=LIST_FORMATS, default="table", help="table (default), json (lines) or csv")
     runs.set_defaults(handler=cmd_runs)
 
-    ls = commands.add_parser("ls", parents=[common()], help="assets under the configured storage")
+    ls = commands.add_parser("ls", parents=[common()], help="asset configurations under the storage")
+    ls.add_argument("--format", choices=LIST_FORMATS, default="table", help="table (default), json (lines) or csv")
     ls.set_defaults(handler=cmd_ls)
+
+    show = commands.add_parser(
+        "show", parents=[common(), target],
+        help="one screen about a dataset: configuration, files, schema, versions, runs and charts",
+    )
+    show.add_argument("asset", help="module:asset or path/file.py:asset")
+    show.add_argument("--runs", type=_positive, default=10, metavar="N", help="show the last N runs (default 10)")
+    show.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+    show.set_defaults(handler=cmd_show)
 
     vacuum = commands.add_parser(
         "vacuum", parents=[common(), target], help="remove versions past retention and what killed runs left",
@@ -107,6 +128,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _storage(url: str) -> Storage:
+    """The ``--storage`` URL as the current storage, with the environment's storage options."""
+    if not url.strip():
+        raise CliError("--storage is empty — give a URL such as s3://bucket/prefix or a local folder")
+    return Storage(_absolute(url), storage_config()[1])
+
+
 def _one_line(message: str) -> str:
     # DuckDB and others put newlines in messages; an error here is one line.
     return " ".join(message.split())
@@ -117,7 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     try:
-        with show_progress(False) if getattr(args, "no_progress", False) else contextlib.nullcontext():
+        with contextlib.ExitStack() as stack:
+            if getattr(args, "no_progress", False):
+                stack.enter_context(show_progress(False))
+            if getattr(args, "storage", None):
+                stack.enter_context(_storage(args.storage).active())
             return int(args.handler(args))
     except KeyboardInterrupt:
         print("madstream: interrupted", file=sys.stderr)

@@ -1,15 +1,17 @@
-"""How the CLI prints: aligned plain-text tables, and query results as table, CSV, JSON lines or parquet.
+"""How the CLI prints: aligned plain-text tables, listings and query results as table, CSV, JSON lines or parquet.
 
 Tables are plain text (no box drawing, nothing cut to the terminal's width) so they read the
-same on a terminal, in a pipe and in a log. Query results in csv/json/parquet stream from
+same on a terminal, in a pipe and in a log; a query's table on stdout shows at most
+``TABLE_ROWS`` rows and counts the rest. Query results in csv/json/parquet stream from
 DuckDB's Arrow reader batch by batch, so a large result never sits in memory whole.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 import orjson
@@ -18,11 +20,15 @@ import pyarrow as pa
 from ..query.result import QueryResult
 from .target import CliError
 
-__all__ = ["FORMATS", "format_duration", "plain_table", "write_result"]
+__all__ = ["FORMATS", "LIST_FORMATS", "format_duration", "plain_table", "write_listing", "write_result"]
 
 FORMATS = ("table", "csv", "json", "parquet")
+#: Formats of the listings (``ls``, ``runs``): a table for people, JSON lines or CSV for programs.
+LIST_FORMATS = ("table", "json", "csv")
 #: Rows per Arrow batch pulled from DuckDB while writing a result.
 _BATCH_ROWS = 65_536
+#: Rows a table on stdout shows at most (the rest are counted): a terminal is not a file.
+TABLE_ROWS = 1_000
 
 
 def _cell(value: Any) -> str:
@@ -62,24 +68,63 @@ def format_duration(ms: int | None) -> str:
     return f"{seconds:.2f} s" if seconds < 100 else f"{int(seconds // 60)} min {seconds % 60:.0f} s"
 
 
+def write_listing(
+    fmt: str, records: Sequence[Mapping[str, Any]], fields: Sequence[str], table: Iterable[Sequence[Any]], headers: Sequence[str],
+) -> None:
+    """Print a listing: ``table`` under ``headers``, else ``records`` as JSON lines or CSV (columns ``fields``).
+
+    JSON keeps every value's type (numbers, nulls, lists); CSV writes lists and objects as JSON text.
+    """
+    if fmt == "table":
+        sys.stdout.write(plain_table(headers, table) + "\n")
+    elif fmt == "json":
+        sys.stdout.flush()  # text printed before goes first
+        sys.stdout.buffer.write(b"".join(orjson.dumps({k: r.get(k) for k in fields}, default=str) + b"\n" for r in records))
+        sys.stdout.buffer.flush()
+    else:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(fields)
+        writer.writerows([_csv_cell(r.get(k)) for k in fields] for r in records)
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value, default=str).decode()
+    return "" if value is None else value
+
+
 def write_result(result: QueryResult, fmt: str, output: str | None) -> int:
     """Write ``result`` in ``fmt`` to ``output`` (a local file) or stdout; returns the row count."""
     if fmt == "parquet" and output is None and sys.stdout.isatty():
         raise CliError("parquet is binary: give --output FILE or redirect stdout")
     reader = result.to_arrow_reader(_BATCH_ROWS)
     if fmt == "table":
-        table: pa.Table = reader.read_all()
-        count: int = table.num_rows
-        text = plain_table(table.column_names, zip(*(c.to_pylist() for c in table.columns)) if table.num_rows else [])
-        noun = "row" if count == 1 else "rows"
-        _emit_text(f"{text}\n({count:,} {noun})\n", output)
-        return count
+        return _write_table(reader, output)
     if output is not None:
         with open(output, "wb") as handle:
             return _stream(reader, fmt, handle)
     rows = _stream(reader, fmt, sys.stdout.buffer)
     sys.stdout.buffer.flush()
     return rows
+
+
+def _write_table(reader: pa.RecordBatchReader, output: str | None) -> int:
+    """An aligned table; on stdout at most ``TABLE_ROWS`` rows (the rest only counted), in a file all."""
+    limit = TABLE_ROWS if output is None else None
+    kept: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        if limit is None or count < limit:
+            kept.append(batch if limit is None else batch.slice(0, limit - count))
+        count += batch.num_rows
+    table = pa.Table.from_batches(kept, schema=reader.schema)
+    text = plain_table(table.column_names, zip(*(c.to_pylist() for c in table.columns)) if table.num_rows else [])
+    if limit is not None and count > limit:
+        footer = f"({count:,} rows, the first {limit:,} shown — use --format csv or json, or --output, for all)"
+    else:
+        footer = f"({count:,} {'row' if count == 1 else 'rows'})"
+    _emit_text(f"{text}\n{footer}\n", output)
+    return count
 
 
 def _stream(reader: pa.RecordBatchReader, fmt: str, handle: IO[bytes]) -> int:

@@ -34,7 +34,7 @@ from ..query.mad import mad_protocol_hint
 from ..stream.channel import pump
 from ..write.writer import Layout, RunWriter, WriteStats
 from .incremental import CursorTracker, decode_value, encode_value
-from .observe import RunObserver, observers, progress_enabled, watch_writes
+from .observe import RunObserver, observers, progress_enabled, sizing, watch_writes
 from .plan import RunPlan
 from .results import dataset_of, fresh_version, intact, remember, remembered
 
@@ -172,8 +172,9 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
     write = writer.write if cursor is None else _tracking(writer.write, cursor[0])
     write = watch_writes(write, callbacks) if callbacks else write
     try:
-        data = await _call(plan, args, kwargs)
-        await pump(data, write, asset=plan.name, path=plan.path, json_lines=writer.json_lines)
+        with sizing(callbacks):  # a yielded asset announces its rows to this run's observers
+            data = await _call(plan, args, kwargs)
+            await pump(data, write, asset=plan.name, path=plan.path, json_lines=writer.json_lines)
         stats = await anyio.to_thread.run_sync(writer.close)
         crash_point("written")
         draft = await anyio.to_thread.run_sync(_draft, plan, run, stats, fragment_dir, folder, results)

@@ -26,9 +26,13 @@ if TYPE_CHECKING:
     from ..base.types import Encoded
     from ..commit.catalog import RunRecord
 
-__all__ = ["BatchCallback", "RunCollector", "RunObserver", "observe", "observers", "progress_enabled", "show_progress", "watch_writes"]
+__all__ = [
+    "BatchCallback", "RunCollector", "RunObserver", "expect_rows", "observe", "observers", "progress_enabled",
+    "show_progress", "sizing", "watch_writes",
+]
 
-#: Called with (rows, in-memory bytes) of each batch as it is written.
+#: Called with (rows, in-memory bytes) of each batch as it is written. A callback may also have an
+#: ``expect_rows(rows)`` method: then it hears how many rows the run will write, when that is known.
 BatchCallback = Callable[[int, int], None]
 
 
@@ -87,6 +91,31 @@ def progress_enabled(option: bool | None = None) -> bool:
 def observers() -> tuple[RunObserver, ...]:
     """The observers registered for a run starting now (the progress display is added by the run)."""
     return _active.get()
+
+
+_sizing: contextvars.ContextVar[tuple[BatchCallback, ...]] = contextvars.ContextVar("madstream_sizing", default=())
+
+
+@contextlib.contextmanager
+def sizing(callbacks: list[BatchCallback]) -> Iterator[None]:
+    """Inside this block (a run's extract and stream), :func:`expect_rows` reaches ``callbacks``.
+
+    A nested run opens its own block, so what it announces goes to its own observers.
+    """
+    token = _sizing.set(tuple(callbacks))
+    try:
+        yield
+    finally:
+        _sizing.reset(token)
+
+
+def expect_rows(rows: int) -> None:
+    """Tell the current run's observers that ``rows`` more rows are coming (e.g. a yielded asset's
+    row count), so a display can draw a bar; nothing happens outside a watched run."""
+    for callback in _sizing.get():
+        expect = getattr(callback, "expect_rows", None)
+        if expect is not None:
+            expect(rows)
 
 
 def watch_writes(

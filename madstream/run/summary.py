@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..commit.catalog import RunRecord
 
-__all__ = ["human_bytes", "summary"]
+__all__ = ["counted", "human_bytes", "summary"]
 
 
 def human_bytes(n: float) -> str:
@@ -16,16 +18,32 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} TB"
 
 
-def summary(run: RunRecord, path: str, seconds: float) -> str:
-    """One line about a finished run: ``orders: 300 rows in 3 batches, 10.3 KB written, 0.41 s (731 rows/s) → path``."""
+def summary(
+    run: RunRecord, path: str, seconds: float | None = None, *,
+    around: str | None = None, schema_changes: Sequence[str] = (),
+) -> str:
+    """One line about a finished run: ``orders: 300 rows in 3 batches, 10.3 KB written, 0.41 s (731 rows/s) → path``.
+
+    The time is the run's own (its record's duration), so a caller's start-up never inflates
+    the rate; ``seconds`` (the caller's wall time) is used only when the record has none. With
+    ``around`` (what wrapped the run, e.g. ``"Prefect"``) the rest of ``seconds`` is said apart:
+    ``0.53 s (23 rows/s; +9.71 s Prefect)``. Schema changes the run published follow the path.
+    """
     rows, batches = run.rows or 0, run.batches or 0
-    return (
-        f"{run.asset_name}: {_count(rows, 'row')} in {_count(batches, 'batch')}, {human_bytes(run.bytes or 0)} written, "
-        f"{seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s) → {path}"
+    own = run.duration_miliseconds / 1000 if run.duration_miliseconds is not None else (seconds or 0.0)
+    extra = ""
+    if around is not None and seconds is not None and seconds > own:
+        extra = f"; +{seconds - own:.2f} s {around}"
+    line = (
+        f"{run.asset_name}: {counted(rows, 'row')} in {counted(batches, 'batch')}, {human_bytes(run.bytes or 0)} written, "
+        f"{own:.2f} s ({rows / max(own, 1e-9):,.0f} rows/s{extra}) → {path}"
     )
+    if schema_changes:
+        line += f"; schema changed: {'; '.join(schema_changes)}"
+    return line
 
 
-def _count(n: int, noun: str) -> str:
+def counted(n: int, noun: str) -> str:
     """``1 row``, ``2 rows``, ``1 batch``, ``3 batches``."""
     plural = noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
     return f"{n:,} {noun if n == 1 else plural}"
