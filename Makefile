@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint test-duckdb15 install bench clean constraints
+.PHONY: demo test lint test-duckdb15 install bench clean constraints docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test-duckdb15: $(DUCKDB15)
 	PYTHONPATH=$(DUCKDB15) $(PY) -c 'import duckdb; print("DuckDB", duckdb.__version__)'
 	PYTHONPATH=$(DUCKDB15) $(PY) -m pytest -q tests/test_query.py tests/test_formats.py tests/test_sources.py tests/test_schema.py \
 		tests/test_query_security.py tests/test_text_types.py tests/storage/test_conformance.py
+
+# The docs site (MkDocs Material + mkdocstrings) into .tmp/site; --strict fails on a broken link,
+# anchor or API reference. tests/test_docs.py builds it too and runs every example on it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir .tmp/site
 
 bench: $(STAMP)
 	$(PY) benches/bench_materialize.py

@@ -33,11 +33,13 @@ class DataArtifact:
     Args:
         path: storage-relative path; the extension picks the format.
         data: what :meth:`persist` writes (anything an extract function may produce).
-        read_json_options / read_csv_options: DuckDB reader options used by :meth:`query`.
+        read_json_options: DuckDB ``read_json`` options used by :meth:`query`.
+        read_csv_options: DuckDB ``read_csv`` options used by :meth:`query`.
         storage: where the file lives (default: the storage current when the artifact is made;
             the artifact keeps it, so it reads the same place wherever it is used later).
-        source / version: set on an asset's result: the committed version's own file, which
-            queries read (never ``path``, which another run may be replacing), and its number.
+        source: set on an asset's result: the committed version's own file, which queries
+            read (never ``path``, which another run may be replacing).
+        version: set on an asset's result: the number of its committed version.
         shape: column types applied on read (an asset's reader options and detected text types).
         parts: every file of an appended dataset's version with its own column types (read
             together, by column name).

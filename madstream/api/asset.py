@@ -399,10 +399,12 @@ def asset(
             ``shop.products``, with one history; under ``python -m pkg.shop`` it is ``pkg.shop``).
         snapshot_artifacts: keep each run's fragments under ``year=/month=/day=/runtime=``.
         artifact_filetype: ``"json"`` (default), ``"parquet"`` or ``"csv"`` fragments.
-        read_json_options / read_csv_options: DuckDB reader options for queries.
+        read_json_options: DuckDB ``read_json`` options for queries of JSON files.
+        read_csv_options: DuckDB ``read_csv`` options for queries of CSV files.
         cache_expiration: reuse a successful result younger than this, across processes.
-        keep_versions / keep_for: retention; a version is kept while it is one of the newest
+        keep_versions: retention; a version is kept while it is one of the newest
             ``keep_versions`` or younger than ``keep_for`` (and a configuration's newest always).
+        keep_for: retention by age (see ``keep_versions``).
         detect_types: with JSON or CSV fragments, text columns whose every value is an ISO
             date, timestamp, time or UUID read back typed, as the original's ``read_json`` made
             them (the files keep the text); ``False`` keeps them text.
