@@ -57,6 +57,7 @@ _VOLATILE = [  # what differs from run to run, and what it may be shown as
     (re.compile(r"\b\d+(\.\d+)? s\b"), "<duration>"),
     (re.compile(r"[\d,]+ rows/s"), "<rate>"),
     (re.compile(r"\b[0-9a-f]{32}\b"), "<id>"),
+    (re.compile(r"\b[0-9a-f]{16}\b"), "<run id>"),
 ]
 
 

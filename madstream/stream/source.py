@@ -99,4 +99,7 @@ async def _expand(item: Any) -> AsyncIterator[Any]:
 def _is_relation(item: object) -> bool:
     # Without duckdb imported no relation exists; checking this way keeps it out of plain runs.
     duckdb = sys.modules.get("duckdb")
-    return duckdb is not None and isinstance(item, duckdb.DuckDBPyRelation)
+    # Another thread may be importing it right now (a writer detecting types): a module still
+    # initializing has no relation class yet, and no relation can exist before it has.
+    relation = getattr(duckdb, "DuckDBPyRelation", None)
+    return relation is not None and isinstance(item, relation)
