@@ -17,10 +17,12 @@ import pyarrow as pa
 from ..base.errors import ArgumentError, DefinitionError
 from ..base.types import ARTIFACT_FILE_TYPES, FILE_TYPES, STREAM_BATCH_ROWS, Params
 from ..commit.retention import DEFAULT_KEEP_FOR, DEFAULT_KEEP_VERSIONS, Vacuumed, vacuum
+from ..commit.schema_history import SchemaVersion, history_of
 from ..commit.versions import Version, verify
 from ..query.options import ReadCSVOptions, ReadJsonOptions
 from ..query.result import QueryResult
 from ..query.shape import detection_options, shape_of
+from ..run.contract import CONTRACTS
 from ..run.incremental import Incremental
 from ..run.lifecycle import current, materialize
 from ..run.observe import expect_rows
@@ -38,7 +40,7 @@ __all__ = ["DataAsset", "asset"]
 _OPTION_NAMES = (
     "path", "artifacts_dir", "name", "snapshot_artifacts", "artifact_filetype",
     "read_json_options", "read_csv_options", "cache_expiration", "keep_versions", "keep_for", "detect_types",
-    "write_mode",
+    "write_mode", "schema_contract",
 )
 #: How a run's rows reach the dataset.
 WRITE_MODES = ("replace", "append")
@@ -67,6 +69,7 @@ class DataAsset:
         keep_for: dt.timedelta = DEFAULT_KEEP_FOR,
         detect_types: bool = True,
         write_mode: str = "replace",
+        schema_contract: str = "evolve",
     ) -> None:
         self.fn = fn
         self._path = path
@@ -81,6 +84,7 @@ class DataAsset:
         self.keep_for = keep_for
         self.detect_types = detect_types
         self.write_mode = write_mode
+        self.schema_contract = schema_contract
         self._signature = inspect.signature(fn)
         self._args: tuple[Any, ...] = ()
         self._kwargs: dict[str, Any] = {}
@@ -91,6 +95,11 @@ class DataAsset:
             raise DefinitionError(
                 f"write_mode `{self.write_mode}` is not supported", asset=self._name,
                 hint="use 'replace' (each run replaces the result) or 'append' (each run adds its rows)",
+            )
+        if self.schema_contract not in CONTRACTS:
+            raise DefinitionError(
+                f"schema_contract `{self.schema_contract}` is not supported", asset=self._name,
+                hint="use 'evolve' (widen losslessly), 'freeze' (fail on any change) or 'discard_new_columns'",
             )
         if self.artifact_filetype not in FILE_TYPES:
             raise DefinitionError(
@@ -149,7 +158,7 @@ class DataAsset:
             "snapshot_artifacts": self.snapshot_artifacts, "artifact_filetype": self.artifact_filetype,
             "read_json_options": self.read_json_options, "read_csv_options": self.read_csv_options,
             "cache_expiration": self.cache_expiration, "keep_versions": self.keep_versions, "keep_for": self.keep_for,
-            "detect_types": self.detect_types, "write_mode": self.write_mode,
+            "detect_types": self.detect_types, "write_mode": self.write_mode, "schema_contract": self.schema_contract,
         }
         current.update(options)
         new = DataAsset(self.fn, **current)
@@ -201,7 +210,7 @@ class DataAsset:
             keep_versions=self.keep_versions, keep_for=self.keep_for,
             fn=self.fn, args=arguments.args, kwargs=arguments.kwargs,
             detect_types=self.detect_types, reader_options=detection_options(self._fragment_options()),
-            write_mode=self.write_mode, cursor=cursor,
+            write_mode=self.write_mode, cursor=cursor, schema_contract=self.schema_contract,
         )
 
     def _fragment_options(self) -> ReadJsonOptions | ReadCSVOptions | None:
@@ -321,6 +330,15 @@ class DataAsset:
         plan = self._plan()
         return await anyio.to_thread.run_sync(own_versions, plan)
 
+    async def schema_history(self) -> list[SchemaVersion]:
+        """Per committed version (oldest first): its columns, and the columns it added, changed
+        (widened or retyped) or dropped against the version before it.
+
+        >>> [(h.version, h.added, h.changed) for h in await orders.schema_history()]
+        [(1, {}, {}), (2, {'note': 'VARCHAR'}, {'id': ('BIGINT', 'VARCHAR')})]
+        """
+        return history_of(await self.versions())
+
     async def verify(self) -> list[str]:
         """Read every file of every committed version of this configuration and check its checksum;
         returns the problems found (``[]``: every file is as committed)."""
@@ -387,6 +405,7 @@ def asset(
     keep_for: dt.timedelta = DEFAULT_KEEP_FOR,
     detect_types: bool = True,
     write_mode: str = "replace",
+    schema_contract: str = "evolve",
 ) -> Callable[[Callable[..., Any]], DataAsset]:
     """Turn an extract function into a :class:`DataAsset`.
 
@@ -410,6 +429,9 @@ def asset(
             them (the files keep the text); ``False`` keeps them text.
         write_mode: ``"replace"`` (default: each run's result replaces the last) or ``"append"``
             (each run adds its rows as a new part; every version lists all parts so far).
+        schema_contract: ``"evolve"`` (default: columns widen losslessly), ``"freeze"`` (a new
+            column or a type change fails the run, nothing committed) or ``"discard_new_columns"``
+            (columns the dataset lacks are dropped from the rows).
 
     >>> @asset("sales/orders.parquet", artifact_filetype="parquet")
     ... async def orders():
@@ -421,7 +443,7 @@ def asset(
         return DataAsset(
             fn, path, artifacts_dir, name, snapshot_artifacts, artifact_filetype,
             read_json_options, read_csv_options, cache_expiration, keep_versions=keep_versions, keep_for=keep_for,
-            detect_types=detect_types, write_mode=write_mode,
+            detect_types=detect_types, write_mode=write_mode, schema_contract=schema_contract,
         )
 
     return wrap

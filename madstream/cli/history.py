@@ -9,53 +9,15 @@ read back here, so ``runs``, ``show`` and the summary line can say so.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ..api.paths import result_paths
+from ..commit.schema_history import column_changes, schema_changes
 from ..commit.versions import Dataset, Version
 from ..storage.store import FileStore
 
 __all__ = ["RunVersions", "column_changes", "format_parameters", "parameters_of", "parameters_text", "schema_changes"]
-
-_COLUMN = re.compile(r"`([^`]*)`")
-
-
-def column_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
-    """``["column `id` BIGINT -> VARCHAR", "new column `t` DOUBLE", "dropped column `x`"]``."""
-    out = []
-    for name, kind in after.items():
-        if name not in before:
-            out.append(f"new column `{name}` {kind}")
-        elif before[name] != kind:
-            out.append(f"column `{name}` {before[name]} -> {kind}")
-    out.extend(f"dropped column `{name}`" for name in before if name not in after)
-    return out
-
-
-def schema_changes(versions: Iterable[Version]) -> dict[str, list[str]]:
-    """Run id → the schema changes its version brought (``versions`` oldest first, any configurations).
-
-    Each version is compared with the previous one of its own configuration: two configurations
-    sharing a path alternate versions, and comparing across them would report noise. A change
-    within the run (its first batches had another type) is added when the comparison misses it,
-    e.g. in a configuration's first version.
-    """
-    out: dict[str, list[str]] = {}
-    previous: dict[str, Version] = {}
-    for version in versions:
-        before = previous.get(version.asset_id)
-        found = column_changes(before.columns, version.columns) if before is not None else []
-        covered = {m.group(1) for change in found if (m := _COLUMN.search(change))}
-        within = [
-            f"{change} within the run" for change in version.schema_changes
-            if (m := _COLUMN.search(change)) is None or m.group(1) not in covered
-        ]
-        out[version.run_id] = found + within
-        previous[version.asset_id] = version
-    return out
-
 
 class RunVersions:
     """The committed versions behind run records, read once per dataset (blocking)."""

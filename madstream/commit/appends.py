@@ -44,14 +44,10 @@ def appended(draft: Version, newest: Version | None) -> Version:
         # Cast on read only when no part holds values of another kind in that column.
         if all(name not in v.columns or v.text_types.get(name) == kind for v in (newest, draft))
     }
-    changes = [f"{name}: {newest.columns[name]} → {columns[name]}" for name in columns
-               if name in newest.columns and columns[name] != newest.columns[name]]
-    changes += [f"{name}: added ({columns[name]})" for name in columns if newest.columns and name not in newest.columns]
     return draft.model_copy(update={
         "results": [*newest.results, *draft.results],
         "rows": newest.rows + draft.rows,
         "columns": columns,
         "text_types": text_types,
-        "schema_changes": [*draft.schema_changes, *changes],
         "state": {**newest.state, **draft.state},
     })

@@ -33,6 +33,7 @@ from ..commit.view import refresh_view, repair_view
 from ..query.mad import mad_protocol_hint
 from ..stream.channel import pump
 from ..write.writer import Layout, RunWriter, WriteStats
+from .contract import check_frozen, contracted
 from .incremental import CursorTracker, decode_value, encode_value
 from .observe import RunObserver, observers, progress_enabled, sizing, watch_writes
 from .plan import RunPlan
@@ -167,15 +168,22 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
         bound.arguments[name] = spec.for_run(committed)
         args, kwargs = bound.args, bound.kwargs
         cursor = (CursorTracker(spec), committed)
+    baseline = None
+    if plan.schema_contract != "evolve":
+        newest = await anyio.to_thread.run_sync(dataset.latest)  # the dataset's schema, whoever wrote it
+        baseline = newest.columns if newest is not None else None
     folder = RunFolder(dataset, run.id)
     writer = RunWriter(plan.store, folder, layout)
-    write = writer.write if cursor is None else _tracking(writer.write, cursor[0])
+    write = contracted(writer.write, plan.schema_contract, baseline)
+    write = write if cursor is None else _tracking(write, cursor[0])
     write = watch_writes(write, callbacks) if callbacks else write
     try:
         with sizing(callbacks):  # a yielded asset announces its rows to this run's observers
             data = await _call(plan, args, kwargs)
             await pump(data, write, asset=plan.name, path=plan.path, json_lines=writer.json_lines)
         stats = await anyio.to_thread.run_sync(writer.close)
+        if baseline and plan.schema_contract == "freeze":
+            check_frozen(baseline, stats.column_types)
         crash_point("written")
         draft = await anyio.to_thread.run_sync(_draft, plan, run, stats, fragment_dir, folder, results)
         if cursor is not None:

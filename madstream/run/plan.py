@@ -56,6 +56,8 @@ class RunPlan:
     reader_options: tuple[tuple[str, Any], ...] = ()
     #: ``replace`` (each run's result replaces the last) or ``append`` (each run adds a part).
     write_mode: str = "replace"
+    #: ``evolve``, ``freeze`` or ``discard_new_columns`` (see :mod:`.contract`).
+    schema_contract: str = "evolve"
     #: The incremental cursor parameter, if the function declares one: (parameter name, cursor).
     cursor: tuple[str, Incremental] | None = None
 
