@@ -67,6 +67,7 @@ class DataArtifact:
         size: int | None = None,
         shape: Shape | None = None,
         parts: list[tuple[str, dict[str, str] | None]] | None = None,
+        partition_types: dict[str, str] | None = None,
     ) -> None:
         self.path = path
         self.data = data
@@ -88,6 +89,8 @@ class DataArtifact:
         self.shape = shape
         #: The files an appended dataset's version reads (all its parts), instead of ``source``.
         self.parts = parts
+        #: A partitioned result's partition columns and their types (read from the folder names).
+        self.partition_types = partition_types
         self._asset = asset
 
     def __repr__(self) -> str:
@@ -114,6 +117,18 @@ class DataArtifact:
 
     # -- reading -------------------------------------------------------------------------------
     def _options(self) -> dict[str, Any] | None:
+        options = self._reader_options()
+        if self.partition_types:
+            options = {**(options or {}), "hive_types": dict(self.partition_types)}
+        return options
+
+    def _file_columns(self, columns: dict[str, str] | None) -> dict[str, str] | None:
+        """The types a reader applies to the files: not the partition columns (the path has them)."""
+        if not columns or not self.partition_types:
+            return columns
+        return {k: v for k, v in columns.items() if k not in self.partition_types}
+
+    def _reader_options(self) -> dict[str, Any] | None:
         if self.filetype == "json":
             return dict(self.read_json_options or {})
         if self.filetype == "csv":
@@ -128,15 +143,23 @@ class DataArtifact:
         """The DuckDB table expression that reads this artifact."""
         if self.rows == 0:
             return EMPTY_SQL
-        if self.parts and self.filetype == "csv" and len(self.parts) > 1:
+        if self.parts and self.filetype == "csv" and self._parts_differ():
             scan = self._csv_parts_sql()
         else:
             files = [file for file, _ in self.parts] if self.parts else [self.source]
             scan = scan_sql(
-                self.storage, files, self.filetype, self._options(), self.columns, con=connection(),
-                union_by_name=len(files) > 1,
+                self.storage, files, self.filetype, self._options(), self._file_columns(self.columns), con=connection(),
+                union_by_name=self._parts_differ(), hive_partitioning=bool(self.partition_types),
             )
         return scan if self.shape is None else shaped_sql(scan, self.shape, self.columns)
+
+    def _parts_differ(self) -> bool:
+        """Whether the parts' columns differ (then read by name). Reading by name opens every
+        file at planning, so parts alike are read by position: a filter on a partition column
+        then skips the other partitions' files unopened."""
+        if not self.parts or len(self.parts) < 2:
+            return False
+        return len({repr(list((columns or {}).items())) for _, columns in self.parts}) > 1
 
     def _csv_parts_sql(self) -> str:
         """CSV parts whose columns differ: each group read with its own header's types, then
@@ -147,8 +170,12 @@ class DataArtifact:
             key = repr(sorted((columns or {}).items()))
             groups.setdefault(key, ([], columns))[0].append(file)
         con = connection()
+        hive = bool(self.partition_types)
         reads = [
-            f"SELECT * FROM {scan_sql(self.storage, files, 'csv', self._options(), columns or self.columns, con=con)}"
+            "SELECT * FROM " + scan_sql(
+                self.storage, files, "csv", self._options(), self._file_columns(columns or self.columns), con=con,
+                hive_partitioning=hive,
+            )
             for files, columns in groups.values()
         ]
         return "(" + " UNION ALL BY NAME ".join(reads) + ")"

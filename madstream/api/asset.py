@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import inspect
 import posixpath
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import anyio.to_thread
@@ -28,6 +28,7 @@ from ..run.lifecycle import current, materialize
 from ..run.observe import expect_rows
 from ..run.plan import RunPlan
 from ..run.results import dataset_of, latest_version
+from ..write.partitions import MAX_OPEN_FILES
 from .artifact import DataArtifact
 from .config import current_storage
 from .naming import default_name
@@ -40,7 +41,7 @@ __all__ = ["DataAsset", "asset"]
 _OPTION_NAMES = (
     "path", "artifacts_dir", "name", "snapshot_artifacts", "artifact_filetype",
     "read_json_options", "read_csv_options", "cache_expiration", "keep_versions", "keep_for", "detect_types",
-    "write_mode", "schema_contract",
+    "write_mode", "schema_contract", "partition_by", "max_open_files",
 )
 #: How a run's rows reach the dataset.
 WRITE_MODES = ("replace", "append")
@@ -70,6 +71,8 @@ class DataAsset:
         detect_types: bool = True,
         write_mode: str = "replace",
         schema_contract: str = "evolve",
+        partition_by: str | Sequence[str] | None = None,
+        max_open_files: int = MAX_OPEN_FILES,
     ) -> None:
         self.fn = fn
         self._path = path
@@ -85,6 +88,8 @@ class DataAsset:
         self.detect_types = detect_types
         self.write_mode = write_mode
         self.schema_contract = schema_contract
+        self.partition_by: tuple[str, ...] = (partition_by,) if isinstance(partition_by, str) else tuple(partition_by or ())
+        self.max_open_files = max_open_files
         self._signature = inspect.signature(fn)
         self._args: tuple[Any, ...] = ()
         self._kwargs: dict[str, Any] = {}
@@ -96,6 +101,13 @@ class DataAsset:
                 f"write_mode `{self.write_mode}` is not supported", asset=self._name,
                 hint="use 'replace' (each run replaces the result) or 'append' (each run adds its rows)",
             )
+        if any(not isinstance(c, str) or not c for c in self.partition_by) or len(set(self.partition_by)) < len(self.partition_by):
+            raise DefinitionError(
+                f"partition_by {list(self.partition_by)!r} must name distinct columns", asset=self._name,
+                hint='partition_by=["day"] or partition_by=["day", "region"]',
+            )
+        if not isinstance(self.max_open_files, int) or self.max_open_files < 1:
+            raise DefinitionError(f"max_open_files must be a positive number, not {self.max_open_files!r}", asset=self._name)
         if self.schema_contract not in CONTRACTS:
             raise DefinitionError(
                 f"schema_contract `{self.schema_contract}` is not supported", asset=self._name,
@@ -159,6 +171,7 @@ class DataAsset:
             "read_json_options": self.read_json_options, "read_csv_options": self.read_csv_options,
             "cache_expiration": self.cache_expiration, "keep_versions": self.keep_versions, "keep_for": self.keep_for,
             "detect_types": self.detect_types, "write_mode": self.write_mode, "schema_contract": self.schema_contract,
+            "partition_by": self.partition_by, "max_open_files": self.max_open_files,
         }
         current.update(options)
         new = DataAsset(self.fn, **current)
@@ -211,6 +224,7 @@ class DataAsset:
             fn=self.fn, args=arguments.args, kwargs=arguments.kwargs,
             detect_types=self.detect_types, reader_options=detection_options(self._fragment_options()),
             write_mode=self.write_mode, cursor=cursor, schema_contract=self.schema_contract,
+            partition_by=self.partition_by, max_open_files=self.max_open_files,
         )
 
     def _fragment_options(self) -> ReadJsonOptions | ReadCSVOptions | None:
@@ -224,7 +238,7 @@ class DataAsset:
                                 asset=version.asset_name, storage=plan.store, version=version.version)
         first = version.results[0]
         path, parts = first.path, None
-        if version.write_mode == "append":
+        if version.write_mode == "append" or version.partition_by:
             # Every part of the first result type, shown under its folder; read all of them.
             path = plan.results[0]
             ext = posixpath.splitext(path)[1]
@@ -237,6 +251,7 @@ class DataAsset:
             shape=shape_of(version.fragment_type, self.read_json_options, self.read_csv_options,
                            version.text_types if self.detect_types else None),
             parts=[(e.file, e.columns) for e in parts] if parts else None,
+            partition_types={c: version.columns.get(c, "VARCHAR") for c in version.partition_by} or None,
         )
 
     @property
@@ -406,6 +421,8 @@ def asset(
     detect_types: bool = True,
     write_mode: str = "replace",
     schema_contract: str = "evolve",
+    partition_by: str | Sequence[str] | None = None,
+    max_open_files: int = MAX_OPEN_FILES,
 ) -> Callable[[Callable[..., Any]], DataAsset]:
     """Turn an extract function into a :class:`DataAsset`.
 
@@ -432,6 +449,11 @@ def asset(
         schema_contract: ``"evolve"`` (default: columns widen losslessly), ``"freeze"`` (a new
             column or a type change fails the run, nothing committed) or ``"discard_new_columns"``
             (columns the dataset lacks are dropped from the rows).
+        partition_by: column(s) whose values route rows to hive folders:
+            ``sales/orders/day=2024-01-02/part-<run>-0001.parquet``; queries filtering on them
+            read only the matching partitions' files.
+        max_open_files: partition files open at once while writing (least recently written
+            closed first).
 
     >>> @asset("sales/orders.parquet", artifact_filetype="parquet")
     ... async def orders():
@@ -444,6 +466,7 @@ def asset(
             fn, path, artifacts_dir, name, snapshot_artifacts, artifact_filetype,
             read_json_options, read_csv_options, cache_expiration, keep_versions=keep_versions, keep_for=keep_for,
             detect_types=detect_types, write_mode=write_mode, schema_contract=schema_contract,
+            partition_by=partition_by, max_open_files=max_open_files,
         )
 
     return wrap

@@ -35,6 +35,12 @@ class RunFolder:
         # A name of madstream's own (DuckDB globs the paths it reads; a user's `*` or `[` must not).
         return posixpath.join(self.root, "results", _SAFE.sub("_", posixpath.basename(clean(final))))
 
+    def stage_partition(self, partition: str, final: str) -> str:
+        # The partition folders (``day=2024-01-02``, values percent-encoded by the writer) stay in
+        # the stored path: readers take a partition's values from its path, as hive layouts do.
+        name = _SAFE.sub("_", posixpath.basename(clean(final)))
+        return posixpath.join(self.root, "results", partition, name)
+
     def stage_in(self, folder: str, name: str) -> str:
         return posixpath.join(self.root, "fragments", name)
 

@@ -52,6 +52,10 @@ class Transaction:
         self.results.append((temp, clean(final)))
         return temp
 
+    def stage_partition(self, partition: str, final: str) -> str:
+        """One-off writes are never partitioned; a partition's file is staged like any other."""
+        return self.stage(final)
+
     def stage_in(self, folder: str, name: str) -> str:
         """Where to write the fragment published as ``folder/name``."""
         final = posixpath.join(clean(folder), name)

@@ -81,6 +81,8 @@ class Version(BaseModel):
     #: ``replace``: ``results`` are this run's files. ``append``: ``results`` are every part of the
     #: dataset so far (the previous version's and this run's); ``rows`` counts them all.
     write_mode: str = "replace"
+    #: The partition columns: ``results`` are files under ``<column>=<value>/`` folders.
+    partition_by: list[str] = Field(default_factory=list)
     #: State committed with the rows, e.g. an incremental cursor's high-water mark.
     state: dict[str, Any] = Field(default_factory=dict)
 

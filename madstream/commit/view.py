@@ -85,11 +85,14 @@ def _show(dataset: Dataset, version: Version) -> None:
             list(pool.map(put, version.fragments))
             crash_point("refreshing")
             list(pool.map(put, version.results))
-    if version.write_mode == "append":
-        # The parts' folders show exactly this version's parts (vacuumed versions' parts go).
+    if version.write_mode == "append" or version.partition_by:
+        # The dataset's folder shows exactly this version's files: a replaced partitioned result's
+        # earlier files, and parts retention removed, go.
         keep = {entry.path for entry in version.results}
-        folders = {posixpath.dirname(path) for path in keep}
-        present = [p for folder in folders for p in store.glob_sync(posixpath.join(glob.escape(folder), "part-*"))]
+        stem, ext = posixpath.splitext(dataset.result_path)
+        # Only this dataset's types: `x.parquet` and `x.json` are two datasets sharing the folder.
+        types = {ext} | {posixpath.splitext(path)[1] for path in keep}
+        present = [p for t in sorted(types) for p in store.glob_sync(posixpath.join(glob.escape(stem), "**", f"part-*{t}"))]
         delete_many(store, [path for path in present if path not in keep])
     if version.fragment_dir and not version.snapshot:
         keep = {entry.path for entry in version.fragments}

@@ -155,9 +155,10 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
     assert run.id is not None and run.runtime is not None
     dataset = dataset_of(plan)
     fragment_dir = plan.fragment_dir(run.runtime)
-    results = plan.part_paths(run.id) if plan.appends else plan.results
+    results = plan.part_paths(run.id) if plan.in_folder else plan.results
     layout = Layout(results=results, fragment_dir=fragment_dir, fragment_type=plan.fragment_type, extras=plan.extras,
-                    detect_text=plan.detect_types and plan.fragment_type != "parquet", reader_options=plan.reader_options)
+                    detect_text=plan.detect_types and plan.fragment_type != "parquet", reader_options=plan.reader_options,
+                    partition_by=plan.partition_by, max_open_files=plan.max_open_files)
     callbacks = [cb for cb in (o.run_started(run) for o in watchers) if cb is not None]
     await anyio.to_thread.run_sync(_check_targets, plan)
     args, kwargs, cursor = plan.args, dict(plan.kwargs), None
@@ -185,7 +186,7 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
         if baseline and plan.schema_contract == "freeze":
             check_frozen(baseline, stats.column_types)
         crash_point("written")
-        draft = await anyio.to_thread.run_sync(_draft, plan, run, stats, fragment_dir, folder, results)
+        draft = await anyio.to_thread.run_sync(_draft, plan, run, stats, fragment_dir, folder)
         if cursor is not None:
             tracker, before = cursor
             mark = tracker.spec.advance(before, tracker.value)
@@ -213,19 +214,17 @@ def _check_targets(plan: RunPlan) -> None:
             )
 
 
-def _draft(
-    plan: RunPlan, run: RunRecord, stats: WriteStats, fragment_dir: str, folder: RunFolder, paths: tuple[str, ...],
-) -> Version:
+def _draft(plan: RunPlan, run: RunRecord, stats: WriteStats, fragment_dir: str, folder: RunFolder) -> Version:
     """The version record of a finished run, before it has a number (blocking: stats the results)."""
     assert run.id is not None
     folder.drop_work()
     results = []
-    for path in paths:
+    for path in stats.results:
         stored = stats.files[path]
         _, mtime = plan.store.stat_sync(stored.file)
         results.append(FileEntry(
             path=path, file=stored.file, size=stored.size, crc32=stored.crc32, rows=stored.rows, mtime=mtime,
-            columns=stats.column_types if plan.appends else None,
+            columns=stats.file_columns.get(path, stats.column_types) if plan.in_folder else None,
         ))
     if plan.appends and stats.rows == 0:
         results = []  # an append of nothing adds no part (the run folder goes with retention)
@@ -238,6 +237,7 @@ def _draft(
         results=results, fragments=fragments, fragment_type=plan.fragment_type, fragment_dir=fragment_dir,
         snapshot=plan.snapshot, columns=stats.column_types, rows=stats.rows, batches=stats.batches, bytes=stats.bytes,
         schema_changes=stats.schema_changes, text_types=stats.text_types, write_mode=plan.write_mode,
+        partition_by=list(plan.partition_by),
     )
 
 

@@ -58,6 +58,9 @@ class RunPlan:
     write_mode: str = "replace"
     #: ``evolve``, ``freeze`` or ``discard_new_columns`` (see :mod:`.contract`).
     schema_contract: str = "evolve"
+    #: Columns whose values route rows to hive partition folders, and the open-file bound.
+    partition_by: tuple[str, ...] = ()
+    max_open_files: int = 64
     #: The incremental cursor parameter, if the function declares one: (parameter name, cursor).
     cursor: tuple[str, Incremental] | None = None
 
@@ -65,6 +68,11 @@ class RunPlan:
     def appends(self) -> bool:
         """Whether each run adds to the dataset (its results are parts of a folder)."""
         return self.write_mode == "append"
+
+    @property
+    def in_folder(self) -> bool:
+        """Whether results are files in a folder (``x/orders/...``) rather than ``x/orders.parquet``."""
+        return self.appends or bool(self.partition_by)
 
     def part_paths(self, run_id: str) -> tuple[str, ...]:
         """Where an appending run's parts are shown: ``x/orders.parquet`` → ``x/orders/part-<run>.parquet``."""

@@ -122,6 +122,15 @@ class ParquetSink:
         if self._buffered_rows >= ROW_GROUP_ROWS or self._buffered_bytes >= ROW_GROUP_BYTES:
             self._flush()
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of Arrow data held for the next row group."""
+        return self._buffered_bytes
+
+    def flush(self) -> None:
+        """Write what is buffered as a row group now (a partitioned writer bounds its memory)."""
+        self._flush()
+
     def _flush(self) -> None:
         if self._buffer:
             table = pa.Table.from_batches(self._buffer, schema=self._schema)

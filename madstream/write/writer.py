@@ -21,6 +21,7 @@ from ..base.types import STREAM_BATCH_ROWS, Encoded
 from ..query.scan import scan_sql
 from ..storage.store import FileStore
 from .detect import ReaderTypes
+from .partitions import MAX_OPEN_FILES, PartitionedResult
 from .schema import SchemaTracker, conform
 from .sinks import Sink, Written, encode, filetype_of, open_sink, write_fragment
 from .typenames import duckdb_types
@@ -46,6 +47,9 @@ class Layout:
     #: user's reader options that change them (date formats, map thresholds).
     detect_text: bool = False
     reader_options: tuple[tuple[str, Any], ...] = ()
+    #: Columns whose values route each row to a partition folder (see :mod:`.partitions`).
+    partition_by: tuple[str, ...] = ()
+    max_open_files: int = MAX_OPEN_FILES
 
 
 class Staging(Protocol):
@@ -56,6 +60,10 @@ class Staging(Protocol):
 
     def stage_in(self, folder: str, name: str) -> str:
         """The path to write the file that is published as ``folder/name`` (a fragment)."""
+
+    def stage_partition(self, partition: str, final: str) -> str:
+        """The path to write a partition's file published as ``final``, under ``partition``
+        (``day=2024-01-02``) so the stored path carries the partition's values."""
 
     def scratch_file(self, final: str, tag: str) -> str:
         """A working file (never published) for the file published as ``final``."""
@@ -80,6 +88,10 @@ class WriteStats:
     fragments: list[str] = field(default_factory=list)
     #: Every file written, by the path it is published as.
     files: dict[str, StoredFile] = field(default_factory=dict)
+    #: The result files, by the paths they are published as (many when partitioned).
+    results: list[str] = field(default_factory=list)
+    #: Each partition file's own column types (files of one result may differ when it widened).
+    file_columns: dict[str, dict[str, str]] = field(default_factory=dict)
     schema: pa.Schema | None = None
     schema_changes: list[str] = field(default_factory=list)
     #: ``{column: SQL type}`` of text columns that proved to hold one typed kind (cast on read).
@@ -107,7 +119,15 @@ class RunWriter:
         self.layout = layout
         self.tracker = SchemaTracker()
         self.stats = WriteStats()
-        self._results = [_Result(p, filetype_of(p)) for p in layout.results]
+        if layout.partition_by:
+            self._results: list[_Result] = []
+            self._partitioned = [
+                PartitionedResult(store, staging, p, filetype_of(p), layout.partition_by, layout.max_open_files)
+                for p in layout.results
+            ]
+        else:
+            self._results = [_Result(p, filetype_of(p)) for p in layout.results]
+            self._partitioned = []
         self._extras_cache: dict[int, list[pa.Array]] = {}
         self._text = ReaderTypes(dict(layout.reader_options)) if layout.detect_text else None
 
@@ -135,6 +155,10 @@ class RunWriter:
             self.stats.fragments.append(final)
             self.stats.files[final] = StoredFile(temp, written.size, written.crc32, batch.num_rows)
         out = self._with_extras(batch)
+        for partitioned in self._partitioned:
+            if changed:
+                self.stats.bytes += partitioned.roll()
+            self.stats.bytes += partitioned.write(out)
         for result in self._results:
             if result.sink is None or (changed and result.filetype != "json"):
                 self._roll(result, out.schema)
@@ -187,6 +211,13 @@ class RunWriter:
             if len(result.parts) > 1 and result.filetype != "json":
                 written = self._merge(result, final_schema)
             self.stats.files[result.final] = StoredFile(result.parts[0][0], written.size, written.crc32, self.stats.rows)
+        for partitioned in self._partitioned:
+            for f in partitioned.close():
+                self.stats.bytes += f.size
+                self.stats.files[f.final] = StoredFile(f.stored, f.size, f.crc32, f.rows)
+                self.stats.results.append(f.final)
+                self.stats.file_columns[f.final] = f.columns
+        self.stats.results.extend(r.final for r in self._results)
         self.stats.schema = final_schema
         self.stats.schema_changes = list(self.tracker.changes)
         if self._text is not None:
@@ -198,6 +229,8 @@ class RunWriter:
         """Close every open file after a failure (blocking; the transaction then deletes them)."""
         if self._text is not None:
             self._text.close()
+        for partitioned in self._partitioned:
+            partitioned.abort()
         for result in self._results:
             if result.sink is not None:
                 with contextlib.suppress(Exception):  # the run's own error is the one to report

@@ -1,0 +1,218 @@
+"""Partitions: a result written as a hive-partitioned folder, rows routed as the batches pass.
+
+``@asset("sales/orders.parquet", partition_by=["day"])`` publishes
+``sales/orders/day=2024-01-02/part-<run>-0001.parquet``: each batch is split by the values of
+the partition columns (one vectorized sort, no row-by-row Python), each piece is appended to its
+partition's open file, and the partition columns live in the folder names, not in the files
+(readers take them from the path, so a query on ``day`` reads only that day's files).
+
+Memory and handles stay bounded whatever the number of partitions: at most ``max_open_files``
+files are open (the least recently written is closed, and its partition continues in a new
+file), and parquet row groups held across all open files never pass :data:`BUFFER_BYTES` (the
+largest is written early).
+
+Values are written into folder names reversibly: every character other than ``A-Z a-z 0-9 _ . -``
+is percent-encoded (``a/b`` → ``a%2Fb``), so is the first character of a value that reads as a
+null marker (``NULL``), and a null value is the folder ``__HIVE_DEFAULT_PARTITION__`` (Hive's
+convention, which DuckDB, Spark and pyarrow all read as null).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import posixpath
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..base.errors import BatchError
+from ..storage.store import FileStore
+from .sinks import ParquetSink, Sink, open_sink
+from .typenames import duckdb_types
+
+__all__ = ["BUFFER_BYTES", "MAX_OPEN_FILES", "NULL_PARTITION", "PartitionedResult", "partition_dir", "split"]
+
+#: Open partition files at once, by default.
+MAX_OPEN_FILES = 64
+#: Parquet row-group bytes held across every open partition file.
+BUFFER_BYTES = 64 << 20
+#: The folder name of a null partition value (Hive's, read as null by DuckDB).
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+_NULL_WORDS = {"null", NULL_PARTITION.lower()}
+
+
+def _text(value: Any, column: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time, int, float, decimal.Decimal, str)):
+        return value.isoformat() if isinstance(value, (dt.date, dt.time)) else str(value)
+    raise BatchError(
+        f"cannot partition by a value of type {type(value).__name__}", column=column,
+        hint="partition by text, numbers, booleans, dates or timestamps",
+    )
+
+
+def _encode(value: Any, column: str) -> str:
+    if value is None:
+        return NULL_PARTITION
+    text = _SAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), _text(value, column))
+    if text.lower() in _NULL_WORDS:  # the literal text, not a null: its first letter encoded
+        text = f"%{ord(text[0]):02X}{text[1:]}"
+    return text
+
+
+def partition_dir(columns: Sequence[str], values: Sequence[Any]) -> str:
+    """``day=2024-01-02/region=eu`` for these values (encoded reversibly)."""
+    return "/".join(f"{_encode(c, c)}={_encode(v, c)}" for c, v in zip(columns, values))
+
+
+def split(batch: pa.RecordBatch, columns: Sequence[str]) -> list[tuple[str, pa.RecordBatch]]:
+    """``batch`` cut into one piece per partition (partition columns dropped), in first-seen order."""
+    missing = [c for c in columns if c not in batch.schema.names]
+    if missing:
+        raise BatchError(
+            f"has no partition column(s) {', '.join(f'`{c}`' for c in missing)}",
+            hint="every row needs the partition_by columns (a null value goes to its own partition)",
+        )
+    ids: np.ndarray | None = None
+    dictionaries = []
+    for name in columns:
+        column = batch.column(name)
+        if pa.types.is_nested(column.type):
+            raise BatchError(f"cannot partition by a {column.type} column", column=name,
+                             hint="partition by text, numbers, booleans, dates or timestamps")
+        encoded = pc.dictionary_encode(column, null_encoding="encode")
+        dictionaries.append(encoded.dictionary.to_pylist())
+        indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        ids = indices if ids is None else ids * len(dictionaries[-1]) + indices
+    assert ids is not None
+    keep = [n for n in batch.schema.names if n not in columns]
+    data = batch.select(keep)
+    order_groups: list[tuple[int, np.ndarray | None]]
+    if len(ids) and (ids == ids[0]).all():  # the common case: a page of one partition
+        order_groups = [(int(ids[0]), None)]
+    else:
+        order = np.argsort(ids, kind="stable")
+        groups, starts = np.unique(ids[order], return_index=True)
+        bounds = [*starts.tolist(), len(order)]
+        order_groups = [(int(g), order[bounds[i]:bounds[i + 1]]) for i, g in enumerate(groups.tolist())]
+    pieces = []
+    for group, rows in order_groups:
+        values = []
+        for dictionary in reversed(dictionaries):
+            group, index = divmod(group, len(dictionary))
+            values.append(dictionary[index])
+        piece = data if rows is None else data.take(pa.array(rows))
+        pieces.append((partition_dir(columns, values[::-1]), piece))
+    return pieces
+
+
+@dataclass
+class _Open:
+    sink: Sink
+    stored: str
+    final: str
+    schema: pa.Schema
+
+
+@dataclass
+class PartitionFile:
+    """One closed file of a partitioned result."""
+
+    final: str
+    stored: str
+    size: int
+    crc32: int
+    rows: int
+    columns: dict[str, str]
+
+
+@dataclass
+class PartitionedResult:
+    """The files of one partitioned result of a run (the writer's thread calls it)."""
+
+    store: FileStore
+    staging: Any
+    final: str
+    filetype: str
+    partition_by: tuple[str, ...]
+    max_open_files: int = MAX_OPEN_FILES
+    files: list[PartitionFile] = field(default_factory=list)
+    _open: OrderedDict[str, _Open] = field(default_factory=OrderedDict)
+    _counts: dict[str, int] = field(default_factory=dict)
+
+    def write(self, batch: pa.RecordBatch) -> int:
+        """Route ``batch``'s rows to their partitions; returns the bytes of files closed meanwhile."""
+        closed = 0
+        for part, piece in split(batch, self.partition_by):
+            current = self._open.get(part)
+            if current is None:
+                closed += self._make_room()
+                current = self._open[part] = self._start(part, piece.schema)
+            else:
+                self._open.move_to_end(part)
+            current.sink.write(piece)
+        self._bound_buffers()
+        return closed
+
+    def roll(self) -> int:
+        """Close every open file (the schema widened: new files take the new schema)."""
+        closed = 0
+        while self._open:
+            closed += self._close(next(iter(self._open)))
+        return closed
+
+    def close(self) -> list[PartitionFile]:
+        self.roll()
+        return self.files
+
+    def abort(self) -> None:
+        for current in self._open.values():
+            try:
+                current.sink.close()
+            except Exception:  # noqa: BLE001, S112 - the run's own error is the one to report
+                continue
+        self._open.clear()
+
+    def _start(self, part: str, schema: pa.Schema) -> _Open:
+        number = self._counts[part] = self._counts.get(part, 0) + 1
+        stem, ext = posixpath.splitext(posixpath.basename(self.final))
+        final = posixpath.join(posixpath.dirname(self.final), part, f"{stem}-{number:04d}{ext}")
+        stored = self.staging.stage_partition(part, final)
+        sink = open_sink(self.store, stored, self.filetype, schema)
+        return _Open(sink, stored, final, schema)
+
+    def _close(self, part: str) -> int:
+        current = self._open.pop(part)
+        written = current.sink.close()
+        self.files.append(PartitionFile(
+            final=current.final, stored=current.stored, size=written.size, crc32=written.crc32,
+            rows=current.sink.rows, columns=duckdb_types(current.schema),
+        ))
+        return written.size
+
+    def _make_room(self) -> int:
+        closed = 0
+        while len(self._open) >= max(self.max_open_files, 1):
+            closed += self._close(next(iter(self._open)))  # the least recently written
+        return closed
+
+    def _bound_buffers(self) -> None:
+        sinks = [o.sink for o in self._open.values() if isinstance(o.sink, ParquetSink)]
+        held = sum(s.buffered for s in sinks)
+        while held > BUFFER_BYTES and sinks:
+            largest = max(sinks, key=lambda s: s.buffered)
+            held -= largest.buffered
+            largest.flush()
+            sinks.remove(largest)
