@@ -1,41 +1,62 @@
-"""Dask clusters: hand every worker's Prefect events and logs over before the cluster closes.
+"""Dask clusters: a cluster started for a flow run is closed cleanly at its end.
 
-A Dask worker process that ran task runs still holds Prefect's event and log queues; when the
-cluster closes, the nanny gives it 4 s to exit and kills it if flushing them takes longer
-("Worker process still alive after 4.0 seconds, killing", once per worker), losing whatever was
-not yet sent. Draining them on every worker while the cluster is still up makes the close clean.
+``prefect_dask.DaskTaskRunner`` closes a local cluster it started with distributed's default
+close, which gives each worker process 4 seconds to exit before killing it ("Worker process
+still alive after 4.0 seconds, killing", once per worker). A worker that ran task runs exits
+slower than that on a busy machine: it still sends Prefect's queued events and logs, and its
+interpreter tears down pyarrow, DuckDB and Prefect. So, before the runner closes the cluster,
+every worker first hands its Prefect queues over, then is closed with time to exit on its own.
+A cluster the runner connected to (``address=``) is left running; only its queues are drained.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 from typing import Any
 
-from prefect.context import FlowRunContext
-
-__all__ = ["settle_workers"]
+__all__ = ["CLOSE_TIMEOUT", "owned_cluster", "settle_cluster"]
 
 log = logging.getLogger(__name__)
 
+#: Seconds a worker process of a cluster started for the flow run gets to exit on its own.
+CLOSE_TIMEOUT = 30.0
 
-def settle_workers() -> None:
-    """Drain Prefect's queues on every worker of the current flow run's Dask cluster, if it has one."""
-    context = FlowRunContext.get()
-    runner: Any = context.task_runner if context is not None else None
-    # prefect_dask is optional: recognize its runner by what it has, without importing it.
+
+def owned_cluster(runner: Any) -> bool:
+    """Whether ``runner`` is a Dask task runner that will start its own cluster (not yet started)."""
+    # prefect_dask is optional: its runner is recognized by what it has, without importing it.
+    return hasattr(runner, "cluster_kwargs") and getattr(runner, "address", None) is None and getattr(runner, "_cluster", None) is None
+
+
+def settle_cluster(runner: Any, *, close: bool) -> None:
+    """Drain Prefect's queues on every worker of ``runner``'s Dask cluster, then (``close``) close them."""
     client = getattr(runner, "_client", None)
     if client is None or not hasattr(client, "run"):
-        return
+        return  # not Dask, or no task was ever submitted
     try:
         client.run(_drain_prefect)
-    except Exception as exc:  # noqa: BLE001 - the results are in; a worker that went away has nothing to drain
+    except Exception as exc:  # noqa: BLE001 - the results are in; a worker that went away has nothing to send
         log.debug("could not drain Prefect's queues on the Dask workers: %s", exc)
+    cluster = getattr(runner, "_cluster", None)
+    if close and cluster is not None and hasattr(cluster, "workers"):
+        try:
+            cluster.sync(_close_workers, cluster)
+        except Exception as exc:  # noqa: BLE001 - the runner's own close still follows
+            log.debug("could not close the Dask workers ahead of the cluster: %s", exc)
 
 
-def _drain_prefect() -> None:
-    """Runs on a Dask worker: send every queued event and log record now."""
+async def _close_workers(cluster: Any) -> None:
+    await asyncio.gather(*(worker.close(timeout=CLOSE_TIMEOUT) for worker in list(cluster.workers.values())))
+
+
+async def _drain_prefect() -> None:
+    """Runs on each Dask worker's event loop: send every queued Prefect event and log record now."""
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
-    APILogWorker.drain_all(timeout=10)
-    EventsWorker.drain_all(timeout=10)
+    for service in (APILogWorker, EventsWorker):
+        pending = service.drain_all(timeout=10)  # on a running loop: a coroutine to await
+        if inspect.isawaitable(pending):
+            await pending

@@ -23,7 +23,7 @@ from ..api.artifact import DataArtifact
 from ..api.asset import DataAsset
 from ..api.config import current_storage
 from ..api.storage import Storage
-from .cluster import settle_workers
+from .cluster import owned_cluster, settle_cluster
 from .errors import MaterializeError
 from .logs import quiet_console
 from .task import task_for
@@ -45,7 +45,6 @@ def _outcomes(assets: Sequence[DataAsset], storage: Storage, retries: int, retry
             outcomes.append(future.result())
         except Exception as exc:  # noqa: BLE001 - kept: the caller raises it with the others' artifacts
             outcomes.append(exc)
-    settle_workers()
     return outcomes
 
 
@@ -56,7 +55,13 @@ def _in_a_flow(
     names = sorted({a.name for a in assets})
 
     def materialize_assets() -> list[Outcome] | State[Any]:
-        outcomes = _outcomes(assets, storage, retries, retry_delay_seconds)
+        context = FlowRunContext.get()
+        runner = context.task_runner if context is not None else None
+        owned = owned_cluster(runner)  # asked before the first task starts the cluster
+        try:
+            outcomes = _outcomes(assets, storage, retries, retry_delay_seconds)
+        finally:
+            settle_cluster(runner, close=owned)
         failed = [o for o in outcomes if isinstance(o, Exception)]
         if not failed:
             return outcomes
