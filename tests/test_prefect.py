@@ -259,7 +259,7 @@ async def test_one_failure_among_several_keeps_the_others() -> None:
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["broken_g2, orders_g1, orders_g3"])),
         )
     assert [r.state_name for r in runs] == ["Failed", "Failed"]
-    assert all(r.state is not None and r.state.message == "1 of 3 assets failed; see their task runs" for r in runs)
+    assert all(r.state is not None and r.state.message == "1 of 3 assets failed: `broken_g2` (ExtractError); 2 completed" for r in runs)
 
 
 def test_quiet_keeps_prefect_tracebacks_off_the_console(prefect_api: str, tmp_path: Path) -> None:

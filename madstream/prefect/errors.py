@@ -8,7 +8,7 @@ from typing import Any
 from ..api.artifact import DataArtifact
 from ..base.errors import MadstreamError
 
-__all__ = ["MaterializeError"]
+__all__ = ["MaterializeError", "summarize"]
 
 
 class MaterializeError(MadstreamError, ExceptionGroup):  # type: ignore[misc]  # both are Exceptions
@@ -26,11 +26,11 @@ class MaterializeError(MadstreamError, ExceptionGroup):  # type: ignore[misc]  #
 
     def __new__(cls, outcomes: Sequence[DataArtifact | BaseException], names: Sequence[str]) -> MaterializeError:
         failures = [o for o in outcomes if isinstance(o, Exception)]
-        return super().__new__(cls, _message(outcomes, names), failures)
+        return super().__new__(cls, summarize(outcomes, names), failures)
 
     def __init__(self, outcomes: Sequence[DataArtifact | BaseException], names: Sequence[str]) -> None:
         MadstreamError.__init__(
-            self, _message(outcomes, names),
+            self, summarize(outcomes, names),
             hint="each error is in `.exceptions`, the completed artifacts in `.artifacts` (pass "
             "return_exceptions=True to get errors in the returned list instead)",
         )
@@ -43,6 +43,10 @@ class MaterializeError(MadstreamError, ExceptionGroup):  # type: ignore[misc]  #
     def succeeded(self) -> list[DataArtifact]:
         """The artifacts of the configurations that completed, in the order given."""
         return [a for a in self.artifacts if a is not None]
+
+    def at(self, **fields: Any) -> MadstreamError:
+        """Itself: the group names its assets already (one ``asset=`` would not describe it)."""
+        return self
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -58,8 +62,10 @@ class MaterializeError(MadstreamError, ExceptionGroup):  # type: ignore[misc]  #
         pass  # __reduce__ rebuilt everything from the outcomes
 
 
-def _message(outcomes: Sequence[DataArtifact | BaseException], names: Sequence[str]) -> str:
+def summarize(outcomes: Sequence[DataArtifact | BaseException], names: Sequence[str]) -> str:
+    """One line on what failed: ``"1 of 3 assets failed: `b` (ExtractError); 2 completed"``."""
     failed = [f"`{name}` ({type(o).__name__})" for o, name in zip(outcomes, names, strict=True) if isinstance(o, BaseException)]
-    done = len(outcomes) - len(failed)
+    if len(outcomes) == 1:
+        return f"asset {failed[0]} failed" if failed else f"asset `{names[0]}` completed"
     shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
-    return f"{len(failed)} of {len(outcomes)} assets failed: {shown}; {done} completed"
+    return f"{len(failed)} of {len(outcomes)} assets failed: {shown}; {len(outcomes) - len(failed)} completed"

@@ -24,7 +24,7 @@ from ..api.asset import DataAsset
 from ..api.config import current_storage
 from ..api.storage import Storage
 from .cluster import owned_cluster, settle_cluster
-from .errors import MaterializeError
+from .errors import MaterializeError, summarize
 from .logs import quiet_console
 from .task import task_for
 
@@ -62,10 +62,9 @@ def _in_a_flow(
             outcomes = _outcomes(assets, storage, retries, retry_delay_seconds)
         finally:
             settle_cluster(runner, close=owned)
-        failed = [o for o in outcomes if isinstance(o, Exception)]
-        if not failed:
+        if not any(isinstance(o, Exception) for o in outcomes):
             return outcomes
-        return Failed(message=f"{len(failed)} of {len(outcomes)} assets failed; see their task runs", data=outcomes)
+        return Failed(message=summarize(outcomes, [a.name for a in assets]), data=outcomes)
 
     run_flow: Flow[[], list[Outcome] | State[Any]] = Flow(
         materialize_assets,
