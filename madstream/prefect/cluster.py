@@ -7,6 +7,10 @@ slower than that on a busy machine: it still sends Prefect's queued events and l
 interpreter tears down pyarrow, DuckDB and Prefect. So, before the runner closes the cluster,
 every worker first hands its Prefect queues over, then is closed with time to exit on its own.
 A cluster the runner connected to (``address=``) is left running; only its queues are drained.
+
+Without a configured ``PREFECT_API_URL`` (Prefect's ephemeral mode) each worker process of a
+local cluster would start a temporary Prefect server of its own and time out doing so; the
+workers of a local cluster started for the flow run use the flow's server instead.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import inspect
 import logging
 from typing import Any
 
-__all__ = ["CLOSE_TIMEOUT", "owned_cluster", "settle_cluster"]
+__all__ = ["CLOSE_TIMEOUT", "owned_cluster", "settle_cluster", "share_api"]
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,16 @@ def owned_cluster(runner: Any) -> bool:
     """Whether ``runner`` is a Dask task runner that will start its own cluster (not yet started)."""
     # prefect_dask is optional: its runner is recognized by what it has, without importing it.
     return hasattr(runner, "cluster_kwargs") and getattr(runner, "address", None) is None and getattr(runner, "_cluster", None) is None
+
+
+def share_api(runner: Any, api_url: str) -> None:
+    """Point the workers of the local cluster ``runner`` will start at ``api_url``, unless one is configured."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not owned_cluster(runner) or getattr(runner, "cluster_class", None) is not None or PREFECT_API_URL.value():
+        return  # a configured URL reaches the workers through their environment as it is
+    env = {"PREFECT_API_URL": api_url, **(runner.cluster_kwargs.get("env") or {})}
+    runner.cluster_kwargs = {**runner.cluster_kwargs, "env": env}  # a copy: the caller's dict stays as it was
 
 
 def settle_cluster(runner: Any, *, close: bool) -> None:

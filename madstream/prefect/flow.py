@@ -23,7 +23,7 @@ from ..api.artifact import DataArtifact
 from ..api.asset import DataAsset
 from ..api.config import current_storage
 from ..api.storage import Storage
-from .cluster import owned_cluster, settle_cluster
+from .cluster import owned_cluster, settle_cluster, share_api
 from .errors import MaterializeError, summarize
 from .logs import quiet_console
 from .task import task_for
@@ -58,6 +58,8 @@ def _in_a_flow(
         context = FlowRunContext.get()
         runner = context.task_runner if context is not None else None
         owned = owned_cluster(runner)  # asked before the first task starts the cluster
+        if context is not None:
+            share_api(runner, str(context.client.api_url))
         try:
             outcomes = _outcomes(assets, storage, retries, retry_delay_seconds)
         finally:
