@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import json
+import logging
 import os
+import pickle
 import subprocess
 import sys
 import time
@@ -29,8 +33,8 @@ from prefect.client.schemas.filters import (
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 from prefect.events.worker import EventsWorker
 
-from madstream import ExtractError, TransientStorageError, asset
-from madstream.prefect import asset_key, is_transient, materialize, materialize_sync
+from madstream import DataArtifact, ExtractError, MadstreamError, TransientStorageError, asset
+from madstream.prefect import CACHED_EVENT, MaterializeError, asset_key, is_transient, materialize, materialize_sync
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
 
@@ -40,6 +44,19 @@ async def orders(region: str, pages: int = 2) -> Any:
     """Module level, so Dask worker processes can import it."""
     for page in range(pages):
         yield [{"id": page * 10 + i, "region": region, "pid": os.getpid()} for i in range(3)]
+
+
+@asset("shop/spread_{region}.parquet", name="spread_{region}")
+def spread(region: str, linger: float = 0.0) -> Any:
+    """Runs on a Dask worker: records which process ran it and where that process's environment points."""
+    if linger:  # this worker process will take ``linger`` seconds to exit, as a busy one does
+        atexit.register(time.sleep, linger)
+    return [{"region": region, "pid": os.getpid(), "env_url": os.environ.get("FILESYSTEM_URL")}] * 3
+
+
+@asset("out/broken_{region}.json", name="broken_{region}")
+def broken(region: str) -> Any:
+    raise ValueError(f"could not reach https://etl:hunter2-pw@api.example.com/{region} with key sk-live-4242")
 
 
 async def _events(name: str, key: str, count: int, timeout: float = 30.0) -> list[Any]:
@@ -131,7 +148,7 @@ async def test_every_result_type_is_its_own_asset() -> None:
         assert event.payload["rows"] == 2
 
 
-async def test_a_cached_result_ends_as_cached_and_reports_nothing() -> None:
+async def test_a_cached_result_ends_as_cached_and_says_so() -> None:
     import datetime as dt
 
     calls: list[int] = []
@@ -139,15 +156,24 @@ async def test_a_cached_result_ends_as_cached_and_reports_nothing() -> None:
     @asset("shop/cached.parquet", name="cached", cache_expiration=dt.timedelta(hours=1))
     async def cached() -> Any:
         calls.append(1)
-        yield [{"a": 1}]
+        yield [{"a": 1}, {"a": 2}]
 
-    await materialize(cached)
-    await materialize(cached)
+    [first] = await materialize(cached)
+    [second] = await materialize(cached)
     assert calls == [1]
+    assert second.version == first.version and second.rows == 2
     task_runs = await _settled_task_runs(["cached", "cached"], **_named("cached"))
     assert sorted(str(t.state_name) for t in task_runs) == ["Cached", "Completed"]
-    events = await _events("prefect.asset.materialization.succeeded", asset_key(cached), 2, timeout=3)
-    assert len(events) == 1
+    [event] = await _events(CACHED_EVENT, asset_key(cached), 1)
+    assert event.payload["cached"] is True
+    assert event.payload["rows"] == 2 and event.payload["version"] == first.version
+    assert event.payload["path"] == "shop/cached.parquet"
+    roles = {r.role for r in event.related}
+    assert {"flow-run", "task-run", "asset-materialized-by"} <= roles
+    cached_run = next(t for t in task_runs if t.state_name == "Cached")
+    assert str(cached_run.id) in {r.id.removeprefix("prefect.task-run.") for r in event.related if r.role == "task-run"}
+    events = await _events("prefect.asset.materialization.succeeded", asset_key(cached), 2, timeout=2)
+    assert len(events) == 1  # the cached run is not reported as a materialization
 
 
 class FlakyMemoryFS(MemoryFileSystem):
@@ -185,19 +211,89 @@ async def test_a_transient_storage_fault_is_retried(monkeypatch: pytest.MonkeyPa
     assert run.run_count == 2 and run.state_name == "Completed"
 
 
-async def test_a_terminal_error_fails_at_once_and_is_reported() -> None:
-    attempts: list[int] = []
+async def test_a_terminal_error_fails_at_once_and_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A storage secret that the error happens to quote must not reach the event either.
+    monkeypatch.setenv("FILESYSTEM_STORAGE_OPTIONS", json.dumps({"auto_mkdir": True, "api_key": "sk-live-4242"}))
+    failing = broken.with_arguments(region="t1")
 
-    @asset("out/broken.json", name="broken")
-    def broken() -> Any:
-        attempts.append(1)
-        raise ValueError("the API refused the token")
+    with pytest.raises(ExtractError, match="asset `broken_t1`.*could not reach"):
+        await materialize(failing, retries=3, retry_delay_seconds=0)
+    [event] = await _events("prefect.asset.materialization.failed", asset_key(failing), 1)
+    assert event.resource["prefect.resource.name"] == "broken_t1"
+    error = event.payload["error"]
+    assert error["type"] == "ExtractError" and error["cause"] == "ValueError"
+    assert "asset `broken_t1`" in error["message"]
+    assert "https://etl@api.example.com/t1 with key ***" in error["message"]
+    assert "hunter2-pw" not in json.dumps(event.payload) and "sk-live-4242" not in json.dumps(event.payload)
+    assert json.loads(event.payload["parameters"]) == {"region": "t1"}
+    assert int(event.payload["run_id"], 16) >= 0 and event.payload["duration_ms"] >= 0  # the run record's id
+    [task_run] = await _settled_task_runs(["broken_t1"], **_named("broken_t1"))
+    assert task_run.run_count == 1  # terminal: not retried
 
-    with pytest.raises(ExtractError, match="asset `broken`.*the API refused the token"):
-        await materialize(broken, retries=3, retry_delay_seconds=0)
-    assert attempts == [1]
-    [event] = await _events("prefect.asset.materialization.failed", asset_key(broken), 1)
-    assert event.resource["prefect.resource.name"] == "broken"
+
+async def test_one_failure_among_several_keeps_the_others() -> None:
+    variants = [orders.with_arguments(region="g1"), broken.with_arguments(region="g2"), orders.with_arguments(region="g3")]
+
+    with pytest.raises(MaterializeError, match=r"1 of 3 assets failed: `broken_g2` \(ExtractError\); 2 completed") as caught:
+        await materialize(*variants, retries=0)
+    error = caught.value
+    assert isinstance(error, MadstreamError) and isinstance(error, ExceptionGroup)
+    assert [a.rows if a is not None else None for a in error.artifacts] == [6, None, 6]
+    assert [a.path for a in error.succeeded] == ["shop/orders_g1.parquet", "shop/orders_g3.parquet"]
+    [failure] = error.exceptions
+    assert isinstance(failure, ExtractError) and failure.asset == "broken_g2"
+    assert (await error.succeeded[1].query("SELECT count(*)")).fetchone() == (6,)
+    revived = pickle.loads(pickle.dumps(error))
+    assert [a.rows if a is not None else None for a in revived.artifacts] == [6, None, 6]
+    assert str(revived) == str(error)
+    try:
+        raise error
+    except* ExtractError as only:
+        assert only.exceptions == (failure,)
+
+    outcomes = await materialize(*variants, retries=0, return_exceptions=True)
+    assert isinstance(outcomes[0], DataArtifact) and isinstance(outcomes[2], DataArtifact)
+    assert isinstance(outcomes[1], ExtractError) and outcomes[1].asset == "broken_g2"
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["broken_g2, orders_g1, orders_g3"])),
+        )
+    assert [r.state_name for r in runs] == ["Failed", "Failed"]
+    assert all(r.state is not None and r.state.message == "1 of 3 assets failed: `broken_g2` (ExtractError); 2 completed" for r in runs)
+
+
+def test_quiet_keeps_prefect_tracebacks_off_the_console(prefect_api: str, tmp_path: Path) -> None:
+    code = (
+        "from madstream import MadstreamError, TransientStorageError, asset\n"
+        "from madstream.prefect import materialize_sync\n"
+        "@asset('x/down.parquet', name='down_quiet')\n"
+        "def down():\n"
+        "    raise TransientStorageError('the server dropped the connection', path='x')\n"
+        "try:\n"
+        "    materialize_sync(down, retries=1, retry_delay_seconds=0, quiet=True)\n"
+        "except MadstreamError as exc:\n"
+        "    print(f'error: {exc}')\n"
+    )
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "MADSTREAM_PROGRESS": "0"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("error: asset `down_quiet`, path `x`: the server dropped the connection")
+    assert "Retries are exhausted" in done.stderr  # Prefect's one-line messages stay ...
+    assert "Traceback" not in done.stderr  # ... without their tracebacks
+
+    async def logs() -> list[str]:
+        async with get_client() as client:
+            [flow_run] = await client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["down_quiet"])))
+            found = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])))
+        return [log.message for log in found]
+
+    deadline = time.monotonic() + 20
+    while True:  # the run's logs in Prefect keep the traceback
+        messages = asyncio.run(logs())
+        if any("Retries are exhausted" in m and "Traceback" in m for m in messages):
+            break
+        assert time.monotonic() < deadline, messages
+        time.sleep(0.25)
 
 
 def test_transient_is_read_through_the_cause_chain() -> None:
@@ -267,23 +363,36 @@ def test_materialize_sync_and_the_run_logger() -> None:
         time.sleep(0.25)
 
 
-async def test_fan_out_over_a_dask_cluster_of_processes(storage_root: Path) -> None:
+async def test_fan_out_over_a_dask_cluster_of_processes(
+    storage_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
     prefect_dask = pytest.importorskip("prefect_dask", reason="pip install 'madstream[dask]'")
+    elsewhere = f"file://{tmp_path / 'elsewhere'}"
     runner = prefect_dask.DaskTaskRunner(
-        cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None},
+        cluster_kwargs={
+            "n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
+            # The workers' own environment points at other storage: the flow's storage must win.
+            "env": {"FILESYSTEM_URL": elsewhere},
+        },
     )
     regions = ("d1", "d2", "d3", "d4")
-    artifacts = await materialize(*(orders.with_arguments(region=r) for r in regions), task_runner=runner)
-    assert [a.rows for a in artifacts] == [6] * 4
+    variants = [spread.with_arguments(region=r, linger=4.5 if r == "d1" else 0.0) for r in regions]
+    with caplog.at_level(logging.WARNING, logger="distributed"):
+        artifacts = await materialize(*variants, task_runner=runner)
+    assert [a.rows for a in artifacts] == [3] * 4
     pids = set()
     for region in regions:
-        table = pq.read_table(storage_root / "shop" / f"orders_{region}.parquet")
-        assert table.column("region").to_pylist() == [region] * 6
+        table = pq.read_table(storage_root / "shop" / f"spread_{region}.parquet")
+        assert table.column("region").to_pylist() == [region] * 3
+        assert table.column("env_url").to_pylist() == [elsewhere] * 3  # what the worker's environment said
         pids.update(table.column("pid").to_pylist())
     assert os.getpid() not in pids  # the extract functions ran in the Dask worker processes
-    for region in regions:
-        [event] = await _events("prefect.asset.materialization.succeeded", asset_key(orders.with_arguments(region=region)), 1)
-        assert event.payload["rows"] == 6
+    assert not (tmp_path / "elsewhere").exists()
+    # The worker that takes 4.5 s to exit was let exit, not killed after distributed's 4 s.
+    assert [r.getMessage() for r in caplog.records if "still alive" in r.getMessage()] == []
+    for variant in variants:
+        [event] = await _events("prefect.asset.materialization.succeeded", asset_key(variant), 1)
+        assert event.payload["rows"] == 3
 
 
 def test_the_cli_runs_an_asset_as_a_flow(prefect_api: str, tmp_path: Path) -> None:

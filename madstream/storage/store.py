@@ -21,7 +21,7 @@ import fsspec
 from fsspec.implementations.dirfs import DirFileSystem
 
 from ..base.errors import StorageError
-from .faults import classify, redact, secrets_of, url_password
+from .faults import classify, redact, scrub, secrets_of, url_password
 from .paths import clean, protocols, split_url
 from .remote import IOStats, StorageFile
 from .retry import RetryPolicy, retrying
@@ -113,6 +113,10 @@ class FileStore:
     def translate(self, exc: BaseException, path: str) -> StorageError:
         """The madstream error for ``exc`` raised while using ``path`` (secrets scrubbed)."""
         return classify(exc, self.url, path, self._secrets)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with this store's secrets (password, keys, tokens) replaced by ``***``."""
+        return scrub(text, self._secrets)
 
     @property
     def local_root(self) -> str | None:
