@@ -37,7 +37,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         if args.prefect:
             from ..prefect import materialize_sync
 
-            [artifact] = materialize_sync(asset, retries=2 if args.retries is None else args.retries)
+            [artifact] = materialize_sync(asset, retries=2 if args.retries is None else args.retries, quiet=True)
         else:
             artifact = anyio.run(asset)
     elapsed = time.perf_counter() - started
