@@ -137,6 +137,20 @@ async def test_each_materialization_is_reported_as_a_prefect_asset() -> None:
     assert {"flow-run", "task-run", "asset-materialized-by"} <= roles
 
 
+async def test_a_schema_change_is_named_in_the_materialization_event() -> None:
+    row: dict[str, object] = {"id": 1}
+
+    @asset("shop/drift.parquet", name="drift")
+    async def drift():
+        yield [dict(row)]
+
+    await materialize(drift)
+    row["id"] = "A-1"
+    await materialize(drift)
+    events = await _events("prefect.asset.materialization.succeeded", asset_key(drift), 2)
+    assert sorted(e.payload["schema_changes"] for e in events) == [[], ["column `id` BIGINT -> VARCHAR"]]
+
+
 async def test_every_result_type_is_its_own_asset() -> None:
     @asset("shop/both.parquet|csv", name="both")
     async def both() -> Any:

@@ -29,12 +29,14 @@ _MAX_MESSAGE = 4000
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>`]+")
 
 
-def report_success(run: RunRecord, artifact: DataArtifact) -> None:
-    """Add the run's numbers to the success event of every result file."""
+def report_success(run: RunRecord, artifact: DataArtifact, schema_changes: list[str] | None = None) -> None:
+    """Add the run's numbers, and the schema changes its version brought, to the success event of
+    every result file."""
     _add_metadata({
         "rows": run.rows, "bytes": run.bytes, "batches": run.batches,
         "duration_ms": run.duration_miliseconds, "columns": dict(artifact.columns or {}),
         "run_id": run.id, "asset_id": run.asset_id, "parameters": run.parameters,
+        "schema_changes": list(schema_changes or []),
     })
 
 

@@ -65,7 +65,9 @@ async def _materialize_task(asset: DataAsset, storage: Storage) -> DataArtifact 
             logger.info("asset %s: reused the cached result %s", asset.name, artifact.path)
             report_cached(asset, artifact)
             return Completed(data=artifact, name="Cached", message="madstream reused a fresh cached result")
-    report_success(run, artifact)
+        history = await asset.schema_history()
+        changes = next((h.changes for h in reversed(history) if h.run_id == run.id), [])
+    report_success(run, artifact, changes)
     logger.info(summary(run, artifact.path, time.perf_counter() - started))
     return artifact
 
