@@ -41,10 +41,10 @@ __all__ = ["DataAsset", "asset"]
 _OPTION_NAMES = (
     "path", "artifacts_dir", "name", "snapshot_artifacts", "artifact_filetype",
     "read_json_options", "read_csv_options", "cache_expiration", "keep_versions", "keep_for", "detect_types",
-    "write_mode", "schema_contract", "partition_by", "max_open_files",
+    "write_mode", "schema_contract", "partition_by", "max_open_files", "primary_key",
 )
 #: How a run's rows reach the dataset.
-WRITE_MODES = ("replace", "append")
+WRITE_MODES = ("replace", "append", "merge")
 
 
 class DataAsset:
@@ -73,6 +73,7 @@ class DataAsset:
         schema_contract: str = "evolve",
         partition_by: str | Sequence[str] | None = None,
         max_open_files: int = MAX_OPEN_FILES,
+        primary_key: str | Sequence[str] | None = None,
     ) -> None:
         self.fn = fn
         self._path = path
@@ -90,6 +91,7 @@ class DataAsset:
         self.schema_contract = schema_contract
         self.partition_by: tuple[str, ...] = (partition_by,) if isinstance(partition_by, str) else tuple(partition_by or ())
         self.max_open_files = max_open_files
+        self.primary_key: tuple[str, ...] = (primary_key,) if isinstance(primary_key, str) else tuple(primary_key or ())
         self._signature = inspect.signature(fn)
         self._args: tuple[Any, ...] = ()
         self._kwargs: dict[str, Any] = {}
@@ -99,7 +101,23 @@ class DataAsset:
         if self.write_mode not in WRITE_MODES:
             raise DefinitionError(
                 f"write_mode `{self.write_mode}` is not supported", asset=self._name,
-                hint="use 'replace' (each run replaces the result) or 'append' (each run adds its rows)",
+                hint="use 'replace' (each run replaces the result), 'append' (each run adds its rows) "
+                     "or 'merge' (with primary_key: rows replace those with the same key)",
+            )
+        if (self.write_mode == "merge") != bool(self.primary_key):
+            raise DefinitionError(
+                "write_mode='merge' and primary_key go together", asset=self._name,
+                hint='@asset(..., write_mode="merge", primary_key="id") (or a list of columns)',
+            )
+        if set(self.primary_key) & set(self.partition_by):
+            raise DefinitionError(
+                "a primary key column cannot be a partition column (partition values live in folder names)",
+                asset=self._name, hint="key on the data columns; rows keep their partition",
+            )
+        if self.write_mode == "merge" and len(result_types(self._path)) > 1:
+            raise DefinitionError(
+                f"a merged dataset has one result type, not `{self._path}`", asset=self._name,
+                hint="give the path one type (x.parquet); query it to export others",
             )
         if any(not isinstance(c, str) or not c for c in self.partition_by) or len(set(self.partition_by)) < len(self.partition_by):
             raise DefinitionError(
@@ -171,7 +189,7 @@ class DataAsset:
             "read_json_options": self.read_json_options, "read_csv_options": self.read_csv_options,
             "cache_expiration": self.cache_expiration, "keep_versions": self.keep_versions, "keep_for": self.keep_for,
             "detect_types": self.detect_types, "write_mode": self.write_mode, "schema_contract": self.schema_contract,
-            "partition_by": self.partition_by, "max_open_files": self.max_open_files,
+            "partition_by": self.partition_by, "max_open_files": self.max_open_files, "primary_key": self.primary_key,
         }
         current.update(options)
         new = DataAsset(self.fn, **current)
@@ -224,7 +242,7 @@ class DataAsset:
             fn=self.fn, args=arguments.args, kwargs=arguments.kwargs,
             detect_types=self.detect_types, reader_options=detection_options(self._fragment_options()),
             write_mode=self.write_mode, cursor=cursor, schema_contract=self.schema_contract,
-            partition_by=self.partition_by, max_open_files=self.max_open_files,
+            partition_by=self.partition_by, max_open_files=self.max_open_files, primary_key=self.primary_key,
         )
 
     def _fragment_options(self) -> ReadJsonOptions | ReadCSVOptions | None:
@@ -238,7 +256,7 @@ class DataAsset:
                                 asset=version.asset_name, storage=plan.store, version=version.version)
         first = version.results[0]
         path, parts = first.path, None
-        if version.write_mode == "append" or version.partition_by:
+        if version.write_mode in ("append", "merge") or version.partition_by:
             # Every part of the first result type, shown under its folder; read all of them.
             path = plan.results[0]
             ext = posixpath.splitext(path)[1]
@@ -423,6 +441,7 @@ def asset(
     schema_contract: str = "evolve",
     partition_by: str | Sequence[str] | None = None,
     max_open_files: int = MAX_OPEN_FILES,
+    primary_key: str | Sequence[str] | None = None,
 ) -> Callable[[Callable[..., Any]], DataAsset]:
     """Turn an extract function into a :class:`DataAsset`.
 
@@ -444,8 +463,11 @@ def asset(
         detect_types: with JSON or CSV fragments, text columns whose every value is an ISO
             date, timestamp, time or UUID read back typed, as the original's ``read_json`` made
             them (the files keep the text); ``False`` keeps them text.
-        write_mode: ``"replace"`` (default: each run's result replaces the last) or ``"append"``
-            (each run adds its rows as a new part; every version lists all parts so far).
+        write_mode: ``"replace"`` (default: each run's result replaces the last), ``"append"``
+            (each run adds its rows as a new part; every version lists all parts so far) or
+            ``"merge"`` (with ``primary_key``: rows replace those with the same key, new keys
+            are added; only files holding a replaced key are rewritten).
+        primary_key: the key column(s) of a merge; duplicates within one run: the last row wins.
         schema_contract: ``"evolve"`` (default: columns widen losslessly), ``"freeze"`` (a new
             column or a type change fails the run, nothing committed) or ``"discard_new_columns"``
             (columns the dataset lacks are dropped from the rows).
@@ -466,7 +488,7 @@ def asset(
             fn, path, artifacts_dir, name, snapshot_artifacts, artifact_filetype,
             read_json_options, read_csv_options, cache_expiration, keep_versions=keep_versions, keep_for=keep_for,
             detect_types=detect_types, write_mode=write_mode, schema_contract=schema_contract,
-            partition_by=partition_by, max_open_files=max_open_files,
+            partition_by=partition_by, max_open_files=max_open_files, primary_key=primary_key,
         )
 
     return wrap

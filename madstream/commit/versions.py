@@ -54,6 +54,9 @@ class FileEntry(BaseModel):
     mtime: float | None = None
     #: The part's own column types, when the parts of a version differ (appends widen).
     columns: dict[str, str] | None = None
+    #: A merged dataset's file: its smallest and largest primary key (a merge skips it when the
+    #: run's keys fall outside).
+    key_range: list[list[Any]] | None = None
 
 
 class Version(BaseModel):
@@ -81,6 +84,8 @@ class Version(BaseModel):
     #: ``replace``: ``results`` are this run's files. ``append``: ``results`` are every part of the
     #: dataset so far (the previous version's and this run's); ``rows`` counts them all.
     write_mode: str = "replace"
+    #: A merged dataset's primary key columns.
+    primary_key: list[str] = Field(default_factory=list)
     #: The partition columns: ``results`` are files under ``<column>=<value>/`` folders.
     partition_by: list[str] = Field(default_factory=list)
     #: State committed with the rows, e.g. an incremental cursor's high-water mark.

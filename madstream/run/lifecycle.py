@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import logging
+import posixpath
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from ..stream.channel import pump
 from ..write.writer import Layout, RunWriter, WriteStats
 from .contract import check_frozen, contracted
 from .incremental import CursorTracker, decode_value, encode_value
+from .merge import Merger, merged_version
 from .observe import RunObserver, observers, progress_enabled, sizing, watch_writes
 from .plan import RunPlan
 from .results import dataset_of, fresh_version, intact, remember, remembered
@@ -191,8 +193,10 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
             tracker, before = cursor
             mark = tracker.spec.advance(before, tracker.value)
             draft.state["cursor"] = {"column": tracker.spec.cursor_path, "last_value": encode_value(mark)}
-        crash_point("committing")
         rebase = (lambda newest: appended(draft, newest)) if plan.appends else None
+        if plan.write_mode == "merge":
+            rebase = await anyio.to_thread.run_sync(_merging, plan, run.id, folder, draft)
+        crash_point("committing")
         version = await anyio.to_thread.run_sync(dataset.commit, draft, rebase)
         crash_point("committed")
     except BaseException:
@@ -253,6 +257,26 @@ def _after_commit(plan: RunPlan, version: Version) -> None:
         vacuum(dataset, keep_versions=plan.keep_versions, keep_for=plan.keep_for)
     except Exception as exc:  # noqa: BLE001 - retention can wait for the next run or `vacuum`
         log.warning("asset %s: could not apply retention (%s)", plan.name, exc)
+
+
+def _merging(plan: RunPlan, run_id: str, folder: RunFolder, draft: Version) -> Callable[[Version | None], Version]:
+    """Prepare a merge (blocking): the run's own duplicate keys resolved, each part's key range
+    recorded; returns the rebase that merges the parts into whichever version is newest."""
+    base = posixpath.splitext(plan.results[0])[0]
+
+    def stage(final: str) -> str:
+        if plan.partition_by:
+            return folder.stage_partition(posixpath.relpath(posixpath.dirname(final), base), final)
+        return folder.stage(final)
+
+    merger = Merger(plan.store, plan.primary_key, stage, run_id)
+    parts = []
+    for part in merger.dedupe(draft.results):
+        found = merger.key_range(part)
+        parts.append(part.model_copy(update={"key_range": [list(found.low), list(found.high)]}) if found else part)
+    draft.results = parts
+    draft.primary_key = list(plan.primary_key)
+    return lambda newest: merged_version(draft, newest, merger, parts)
 
 
 def _newest_intact(plan: RunPlan) -> Version | None:

@@ -58,6 +58,8 @@ class RunPlan:
     write_mode: str = "replace"
     #: ``evolve``, ``freeze`` or ``discard_new_columns`` (see :mod:`.contract`).
     schema_contract: str = "evolve"
+    #: A merge's primary key columns.
+    primary_key: tuple[str, ...] = ()
     #: Columns whose values route rows to hive partition folders, and the open-file bound.
     partition_by: tuple[str, ...] = ()
     max_open_files: int = 64
@@ -66,8 +68,9 @@ class RunPlan:
 
     @property
     def appends(self) -> bool:
-        """Whether each run adds to the dataset (its results are parts of a folder)."""
-        return self.write_mode == "append"
+        """Whether each run adds to the dataset (appends, or merges by key): every version holds
+        the whole dataset, in parts of a folder."""
+        return self.write_mode in ("append", "merge")
 
     @property
     def in_folder(self) -> bool:
