@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..base.errors import DefinitionError
 
@@ -100,6 +99,8 @@ class CursorTracker:
         self.value: Any = None
 
     def observe(self, batch: pa.RecordBatch) -> None:
+        import pyarrow.compute as pc  # on first use: it adds to `import madstream`
+
         if self.spec.cursor_path not in batch.schema.names:
             return
         column = batch.column(self.spec.cursor_path)

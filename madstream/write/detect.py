@@ -120,6 +120,7 @@ class ReaderTypes:
                     names.append(name)
             elif name not in self._dropped:  # numbers, nested values: never a typed text column
                 self._drop(name)
+        names = [name for name in names if self._shapes(name, batch.column(name))]
         if names:
             self._check(batch, names)
 
@@ -164,6 +165,24 @@ class ReaderTypes:
             key = column.type.field(i).name
             struct.present[key] = struct.present.get(key, 0) + len(child) - child.null_count
 
+    def _shapes(self, name: str, column: pa.Array) -> bool:
+        """Narrow ``name``'s kinds by the form of its values alone (vectorized, off the GIL); whether
+        a kind remains that DuckDB must still confirm. A UUID needs nothing more than its form."""
+        import pyarrow.compute as pc  # on first use: it adds to `import madstream`
+
+        state = self._columns.setdefault(name, _Column())
+        state.values += len(column) - column.null_count
+        for kind in list(state.kinds):
+            if kind in self.formats or (kind == "TIMESTAMP" and "DATE" in self.formats):
+                continue  # recognised by strptime with the user's format: DuckDB decides
+            pattern = _SHAPES[kind] if kind != "TIMESTAMP" else f"{_SHAPES['TIMESTAMP']}|{_SHAPES['DATE']}"
+            if not pc.all(pc.match_substring_regex(column, f"^(?:{pattern})$")).as_py():
+                state.kinds.discard(kind)
+        if not state.kinds:
+            self._drop(name)
+            return False
+        return bool(state.kinds - {"UUID"})
+
     def _fits(self, kind: str, col: str) -> str:
         """SQL: the value ``col`` is of ``kind``."""
         fmt = self.formats.get(kind)
@@ -185,9 +204,7 @@ class ReaderTypes:
         for name in names:
             state = self._columns.setdefault(name, _Column())
             col = _identifier(name)
-            selects.append(f"count({col})")
-            asked.append((name, ""))
-            for kind in state.kinds:
+            for kind in state.kinds - {"UUID"}:
                 selects.append(f"bool_and({self._fits(kind, col)}) FILTER (WHERE {col} IS NOT NULL)")
                 asked.append((name, kind))
         self._con.register("batch", pa.Table.from_batches([batch.select(names)]))
@@ -197,9 +214,7 @@ class ReaderTypes:
             self._con.unregister("batch")
         for (name, kind), answer in zip(asked, row):
             state = self._columns[name]
-            if not kind:
-                state.values += int(answer or 0)
-            elif answer is False:
+            if answer is False:
                 state.kinds.discard(kind)
         for name in names:
             if not self._columns[name].kinds:  # its first misfit: never checked again

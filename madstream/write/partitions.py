@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..base.errors import BatchError
 from ..storage.store import FileStore
@@ -79,6 +78,8 @@ def partition_dir(columns: Sequence[str], values: Sequence[Any]) -> str:
 
 def split(batch: pa.RecordBatch, columns: Sequence[str]) -> list[tuple[str, pa.RecordBatch]]:
     """``batch`` cut into one piece per partition (partition columns dropped), in first-seen order."""
+    import pyarrow.compute as pc  # on first use: it adds to `import madstream`
+
     missing = [c for c in columns if c not in batch.schema.names]
     if missing:
         raise BatchError(
