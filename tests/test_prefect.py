@@ -54,6 +54,12 @@ def spread(region: str, linger: float = 0.0) -> Any:
     return [{"region": region, "pid": os.getpid(), "env_url": os.environ.get("FILESYSTEM_URL")}] * 3
 
 
+@asset("shop/fanned.parquet", name="fanned", write_mode="append", partition_by=["region"])
+def fanned(region: str) -> Any:
+    """Many Dask workers append to this one partitioned dataset at once."""
+    return [{"region": region, "i": i, "pid": os.getpid()} for i in range(3)]
+
+
 @asset("out/broken_{region}.json", name="broken_{region}")
 def broken(region: str) -> Any:
     raise ValueError(f"could not reach https://etl:hunter2-pw@api.example.com/{region} with key sk-live-4242")
@@ -391,9 +397,15 @@ async def test_fan_out_over_a_dask_cluster_of_processes(
     )
     regions = ("d1", "d2", "d3", "d4")
     variants = [spread.with_arguments(region=r, linger=4.5 if r == "d1" else 0.0) for r in regions]
+    appenders = [fanned.with_arguments(region=r) for r in regions]
     with caplog.at_level(logging.WARNING, logger="distributed"):
-        artifacts = await materialize(*variants, task_runner=runner)
-    assert [a.rows for a in artifacts] == [3] * 4
+        artifacts = await materialize(*variants, *appenders, task_runner=runner)
+    assert [a.rows for a in artifacts[:4]] == [3] * 4
+    # The four appends from the workers landed in one partitioned dataset, each exactly once.
+    result = await fanned.with_arguments(region="d1").query("SELECT region, count(*), count(DISTINCT i) GROUP BY region ORDER BY region")
+    assert result.fetchall() == [(r, 3, 3) for r in regions]
+    assert len(await fanned.with_arguments(region="d1").versions()) == 4
+    assert sorted(p.name for p in (storage_root / "shop" / "fanned").iterdir()) == [f"region={r}" for r in regions]
     pids = set()
     for region in regions:
         table = pq.read_table(storage_root / "shop" / f"spread_{region}.parquet")
