@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,12 +16,12 @@ from ..query.options import ReadCSVOptions, ReadJsonOptions
 from ..query.rechunk import check_batch_rows
 from ..query.result import QueryResult, connection, run_query, stream_relation
 from ..query.scan import EMPTY_SQL, scan_sql
-from ..query.shape import Shape, shaped_sql
+from ..query.shape import Shape, shape_of, shaped_sql
 from ..run.persist import check_filetype, persist_rows
 from ..storage.store import FileStore
 from .config import current_storage
 
-__all__ = ["DataArtifact"]
+__all__ = ["DataArtifact", "result_artifact"]
 
 
 #: DuckDB's default ``max_line_size`` for CSV.
@@ -242,3 +243,29 @@ class DataArtifact:
         """Every row as Arrow batches, for an extract function that yields this artifact."""
         return self.stream_arrow()
 
+
+def result_artifact(
+    result: str, store: FileStore, version: Version, read_json_options: ReadJsonOptions | None,
+    read_csv_options: ReadCSVOptions | None, *, detect_types: bool = True,
+) -> DataArtifact:
+    """The artifact of a committed version's first result (``result``, the seed's path): its own
+    file, or every part of that type for an appended, merged or partitioned dataset."""
+    if not version.results:  # an appended dataset whose runs added no rows yet
+        return DataArtifact(result, None, read_json_options, read_csv_options, rows=0,
+                            asset=version.asset_name, storage=store, version=version.version)
+    first = version.results[0]
+    path, parts = first.path, None
+    if version.write_mode in ("append", "merge") or version.partition_by:
+        path = result
+        ext = posixpath.splitext(path)[1]
+        parts = [e for e in version.results if posixpath.splitext(e.path)[1] == ext]
+    return DataArtifact(
+        path, None, read_json_options, read_csv_options,
+        columns=version.columns, rows=version.rows, asset=version.asset_name, storage=store,
+        source=first.file, version=version.version,
+        size=max(e.size for e in parts) if parts else first.size,
+        shape=shape_of(version.fragment_type, read_json_options, read_csv_options,
+                       version.text_types if detect_types else None),
+        parts=[(e.file, e.columns) for e in parts] if parts else None,
+        partition_types={c: version.columns.get(c, "VARCHAR") for c in version.partition_by} or None,
+    )

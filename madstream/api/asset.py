@@ -21,17 +21,17 @@ from ..commit.schema_history import SchemaVersion, history_of
 from ..commit.versions import Version, verify
 from ..query.options import ReadCSVOptions, ReadJsonOptions
 from ..query.result import QueryResult
-from ..query.shape import detection_options, shape_of
-from ..run.contract import CONTRACTS
+from ..query.shape import detection_options
 from ..run.incremental import Incremental
 from ..run.lifecycle import current, materialize
 from ..run.observe import expect_rows
 from ..run.plan import RunPlan
 from ..run.results import dataset_of, latest_version
 from ..write.partitions import MAX_OPEN_FILES
-from .artifact import DataArtifact
+from .artifact import DataArtifact, result_artifact
 from .config import current_storage
 from .naming import default_name
+from .options import check_dataset_options
 from .paths import hive_keys, result_paths, result_types
 from .templates import render_name, render_path, sanitize_name
 from .versions import chosen_version, own_versions
@@ -42,9 +42,9 @@ _OPTION_NAMES = (
     "path", "artifacts_dir", "name", "snapshot_artifacts", "artifact_filetype",
     "read_json_options", "read_csv_options", "cache_expiration", "keep_versions", "keep_for", "detect_types",
     "write_mode", "schema_contract", "partition_by", "max_open_files", "primary_key",
+    "checkpoint_every",
 )
-#: How a run's rows reach the dataset.
-WRITE_MODES = ("replace", "append", "merge")
+
 
 
 class DataAsset:
@@ -74,6 +74,7 @@ class DataAsset:
         partition_by: str | Sequence[str] | None = None,
         max_open_files: int = MAX_OPEN_FILES,
         primary_key: str | Sequence[str] | None = None,
+        checkpoint_every: int | str | None = None,
     ) -> None:
         self.fn = fn
         self._path = path
@@ -92,45 +93,18 @@ class DataAsset:
         self.partition_by: tuple[str, ...] = (partition_by,) if isinstance(partition_by, str) else tuple(partition_by or ())
         self.max_open_files = max_open_files
         self.primary_key: tuple[str, ...] = (primary_key,) if isinstance(primary_key, str) else tuple(primary_key or ())
+        self.checkpoint_every = checkpoint_every
         self._signature = inspect.signature(fn)
         self._args: tuple[Any, ...] = ()
         self._kwargs: dict[str, Any] = {}
         self._check()
 
     def _check(self) -> None:
-        if self.write_mode not in WRITE_MODES:
-            raise DefinitionError(
-                f"write_mode `{self.write_mode}` is not supported", asset=self._name,
-                hint="use 'replace' (each run replaces the result), 'append' (each run adds its rows) "
-                     "or 'merge' (with primary_key: rows replace those with the same key)",
-            )
-        if (self.write_mode == "merge") != bool(self.primary_key):
-            raise DefinitionError(
-                "write_mode='merge' and primary_key go together", asset=self._name,
-                hint='@asset(..., write_mode="merge", primary_key="id") (or a list of columns)',
-            )
-        if set(self.primary_key) & set(self.partition_by):
-            raise DefinitionError(
-                "a primary key column cannot be a partition column (partition values live in folder names)",
-                asset=self._name, hint="key on the data columns; rows keep their partition",
-            )
-        if self.write_mode == "merge" and len(result_types(self._path)) > 1:
-            raise DefinitionError(
-                f"a merged dataset has one result type, not `{self._path}`", asset=self._name,
-                hint="give the path one type (x.parquet); query it to export others",
-            )
-        if any(not isinstance(c, str) or not c for c in self.partition_by) or len(set(self.partition_by)) < len(self.partition_by):
-            raise DefinitionError(
-                f"partition_by {list(self.partition_by)!r} must name distinct columns", asset=self._name,
-                hint='partition_by=["day"] or partition_by=["day", "region"]',
-            )
-        if not isinstance(self.max_open_files, int) or self.max_open_files < 1:
-            raise DefinitionError(f"max_open_files must be a positive number, not {self.max_open_files!r}", asset=self._name)
-        if self.schema_contract not in CONTRACTS:
-            raise DefinitionError(
-                f"schema_contract `{self.schema_contract}` is not supported", asset=self._name,
-                hint="use 'evolve' (widen losslessly), 'freeze' (fail on any change) or 'discard_new_columns'",
-            )
+        self._checkpoints = check_dataset_options(
+            self._name, path=self._path, write_mode=self.write_mode, primary_key=self.primary_key,
+            partition_by=self.partition_by, max_open_files=self.max_open_files,
+            checkpoint_every=self.checkpoint_every, schema_contract=self.schema_contract,
+        )
         if self.artifact_filetype not in FILE_TYPES:
             raise DefinitionError(
                 f"artifact_filetype `{self.artifact_filetype}` is not supported",
@@ -190,6 +164,7 @@ class DataAsset:
             "cache_expiration": self.cache_expiration, "keep_versions": self.keep_versions, "keep_for": self.keep_for,
             "detect_types": self.detect_types, "write_mode": self.write_mode, "schema_contract": self.schema_contract,
             "partition_by": self.partition_by, "max_open_files": self.max_open_files, "primary_key": self.primary_key,
+            "checkpoint_every": self.checkpoint_every,
         }
         current.update(options)
         new = DataAsset(self.fn, **current)
@@ -243,6 +218,7 @@ class DataAsset:
             detect_types=self.detect_types, reader_options=detection_options(self._fragment_options()),
             write_mode=self.write_mode, cursor=cursor, schema_contract=self.schema_contract,
             partition_by=self.partition_by, max_open_files=self.max_open_files, primary_key=self.primary_key,
+            checkpoint_rows=self._checkpoints[0], checkpoint_bytes=self._checkpoints[1],
         )
 
     def _fragment_options(self) -> ReadJsonOptions | ReadCSVOptions | None:
@@ -250,26 +226,10 @@ class DataAsset:
         return self.read_csv_options if self.artifact_filetype == "csv" else self.read_json_options
 
     def _artifact(self, plan: RunPlan, version: Version) -> DataArtifact:
-        """The first result of ``version``: shown at the seed's path, read from the version's own file."""
-        if not version.results:  # an appended dataset whose runs added no rows yet
-            return DataArtifact(plan.results[0], None, self.read_json_options, self.read_csv_options, rows=0,
-                                asset=version.asset_name, storage=plan.store, version=version.version)
-        first = version.results[0]
-        path, parts = first.path, None
-        if version.write_mode in ("append", "merge") or version.partition_by:
-            # Every part of the first result type, shown under its folder; read all of them.
-            path = plan.results[0]
-            ext = posixpath.splitext(path)[1]
-            parts = [e for e in version.results if posixpath.splitext(e.path)[1] == ext]
-        return DataArtifact(
-            path, None, self.read_json_options, self.read_csv_options,
-            columns=version.columns, rows=version.rows, asset=version.asset_name, storage=plan.store,
-            source=first.file, version=version.version,
-            size=max(e.size for e in parts) if parts else first.size,
-            shape=shape_of(version.fragment_type, self.read_json_options, self.read_csv_options,
-                           version.text_types if self.detect_types else None),
-            parts=[(e.file, e.columns) for e in parts] if parts else None,
-            partition_types={c: version.columns.get(c, "VARCHAR") for c in version.partition_by} or None,
+        """The first result of ``version``: shown at the seed's path, read from the version's own file(s)."""
+        return result_artifact(
+            plan.results[0], plan.store, version, self.read_json_options, self.read_csv_options,
+            detect_types=self.detect_types,
         )
 
     @property
@@ -442,6 +402,7 @@ def asset(
     partition_by: str | Sequence[str] | None = None,
     max_open_files: int = MAX_OPEN_FILES,
     primary_key: str | Sequence[str] | None = None,
+    checkpoint_every: int | str | None = None,
 ) -> Callable[[Callable[..., Any]], DataAsset]:
     """Turn an extract function into a :class:`DataAsset`.
 
@@ -468,6 +429,9 @@ def asset(
             ``"merge"`` (with ``primary_key``: rows replace those with the same key, new keys
             are added; only files holding a replaced key are rewritten).
         primary_key: the key column(s) of a merge; duplicates within one run: the last row wins.
+        checkpoint_every: an append or merge commits its progress every this many rows (an int)
+            or Arrow bytes (``"256MB"``): a crash loses only what came after the last checkpoint,
+            and an incremental asset's re-run resumes from that checkpoint's mark.
         schema_contract: ``"evolve"`` (default: columns widen losslessly), ``"freeze"`` (a new
             column or a type change fails the run, nothing committed) or ``"discard_new_columns"``
             (columns the dataset lacks are dropped from the rows).
@@ -489,6 +453,7 @@ def asset(
             read_json_options, read_csv_options, cache_expiration, keep_versions=keep_versions, keep_for=keep_for,
             detect_types=detect_types, write_mode=write_mode, schema_contract=schema_contract,
             partition_by=partition_by, max_open_files=max_open_files, primary_key=primary_key,
+            checkpoint_every=checkpoint_every,
         )
 
     return wrap

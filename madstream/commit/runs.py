@@ -47,6 +47,10 @@ class RunFolder:
     def scratch_file(self, final: str, tag: str) -> str:
         return posixpath.join(self.root, "work", f"{_SAFE.sub('_', posixpath.basename(clean(final)))}.{tag}")
 
+    def delete_file(self, path: str) -> None:
+        """Delete one file the run wrote (blocking, best effort): a segment a crash cut short."""
+        self._delete(path)
+
     def drop_work(self) -> None:
         """Delete the working files once the results are final (blocking, best effort)."""
         self._delete(posixpath.join(self.root, "work"))

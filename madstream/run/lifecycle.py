@@ -12,10 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import logging
-import posixpath
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,23 +21,21 @@ import anyio
 import anyio.to_thread
 
 from ..base.errors import DefinitionError, ExtractError, MadstreamError
-from ..commit.appends import appended
 from ..commit.catalog import RunRecord
 from ..commit.crashpoints import crash_point
 from ..commit.retention import vacuum
 from ..commit.runs import RunFolder
 from ..commit.staging import new_transaction_id
-from ..commit.versions import FileEntry, Version
+from ..commit.versions import Version
 from ..commit.view import refresh_view, repair_view
 from ..query.mad import mad_protocol_hint
 from ..stream.channel import pump
-from ..write.writer import Layout, RunWriter, WriteStats
-from .contract import check_frozen, contracted
-from .incremental import CursorTracker, decode_value, encode_value
-from .merge import Merger, merged_version
+from .contract import contracted
+from .incremental import CursorTracker, decode_value
 from .observe import RunObserver, observers, progress_enabled, sizing, watch_writes
 from .plan import RunPlan
 from .results import dataset_of, fresh_version, intact, remember, remembered
+from .segments import Checkpoints, Segments
 
 __all__ = ["current", "materialize"]
 
@@ -153,14 +149,10 @@ def _watchers() -> tuple[RunObserver, ...]:
 
 
 async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, ...]) -> Version:
-    """Extract, stream and write the run's files, then commit them as the dataset's next version."""
+    """Extract, stream and write the run's files, then commit them as the dataset's next version
+    (with ``checkpoint_every``, also every so often on the way; see :mod:`.segments`)."""
     assert run.id is not None and run.runtime is not None
     dataset = dataset_of(plan)
-    fragment_dir = plan.fragment_dir(run.runtime)
-    results = plan.part_paths(run.id) if plan.in_folder else plan.results
-    layout = Layout(results=results, fragment_dir=fragment_dir, fragment_type=plan.fragment_type, extras=plan.extras,
-                    detect_text=plan.detect_types and plan.fragment_type != "parquet", reader_options=plan.reader_options,
-                    partition_by=plan.partition_by, max_open_files=plan.max_open_files)
     callbacks = [cb for cb in (o.run_started(run) for o in watchers) if cb is not None]
     await anyio.to_thread.run_sync(_check_targets, plan)
     args, kwargs, cursor = plan.args, dict(plan.kwargs), None
@@ -176,33 +168,20 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
         newest = await anyio.to_thread.run_sync(dataset.latest)  # the dataset's schema, whoever wrote it
         baseline = newest.columns if newest is not None else None
     folder = RunFolder(dataset, run.id)
-    writer = RunWriter(plan.store, folder, layout)
-    write = contracted(writer.write, plan.schema_contract, baseline)
-    write = write if cursor is None else _tracking(write, cursor[0])
+    segments = Segments(
+        plan, run, dataset, folder, plan.fragment_dir(run.runtime), cursor=cursor, baseline=baseline,
+        checkpoints=Checkpoints(plan.checkpoint_rows, plan.checkpoint_bytes),
+    )
+    write = contracted(segments.write, plan.schema_contract, baseline)
     write = watch_writes(write, callbacks) if callbacks else write
     try:
         with sizing(callbacks):  # a yielded asset announces its rows to this run's observers
             data = await _call(plan, args, kwargs)
-            await pump(data, write, asset=plan.name, path=plan.path, json_lines=writer.json_lines)
-        stats = await anyio.to_thread.run_sync(writer.close)
-        if baseline and plan.schema_contract == "freeze":
-            check_frozen(baseline, stats.column_types)
-        crash_point("written")
-        draft = await anyio.to_thread.run_sync(_draft, plan, run, stats, fragment_dir, folder)
-        if cursor is not None:
-            tracker, before = cursor
-            mark = tracker.spec.advance(before, tracker.value)
-            draft.state["cursor"] = {"column": tracker.spec.cursor_path, "last_value": encode_value(mark)}
-        rebase = (lambda newest: appended(draft, newest)) if plan.appends else None
-        if plan.write_mode == "merge":
-            rebase = await anyio.to_thread.run_sync(_merging, plan, run.id, folder, draft)
-        crash_point("committing")
-        version = await anyio.to_thread.run_sync(dataset.commit, draft, rebase)
-        crash_point("committed")
+            await pump(data, write, asset=plan.name, path=plan.path, json_lines=segments.json_lines)
+        version = await anyio.to_thread.run_sync(segments.finish)
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(writer.abort)
-            await anyio.to_thread.run_sync(folder.discard)
+            await anyio.to_thread.run_sync(segments.abort)
         raise
     await anyio.to_thread.run_sync(_after_commit, plan, version)
     return version
@@ -216,33 +195,6 @@ def _check_targets(plan: RunPlan) -> None:
                 f"the result path `{path}` is a folder", asset=plan.name, path=path,
                 hint="move the folder away or give the asset another path",
             )
-
-
-def _draft(plan: RunPlan, run: RunRecord, stats: WriteStats, fragment_dir: str, folder: RunFolder) -> Version:
-    """The version record of a finished run, before it has a number (blocking: stats the results)."""
-    assert run.id is not None
-    folder.drop_work()
-    results = []
-    for path in stats.results:
-        stored = stats.files[path]
-        _, mtime = plan.store.stat_sync(stored.file)
-        results.append(FileEntry(
-            path=path, file=stored.file, size=stored.size, crc32=stored.crc32, rows=stored.rows, mtime=mtime,
-            columns=stats.file_columns.get(path, stats.column_types) if plan.in_folder else None,
-        ))
-    if plan.appends and stats.rows == 0:
-        results = []  # an append of nothing adds no part (the run folder goes with retention)
-    fragments = [
-        FileEntry(path=path, file=stored.file, size=stored.size, crc32=stored.crc32, rows=stored.rows)
-        for path in stats.fragments for stored in (stats.files[path],)
-    ]
-    return Version(
-        run_id=run.id, asset_id=plan.asset_id, asset_name=plan.name, parameters=plan.parameters, committed=_now(),
-        results=results, fragments=fragments, fragment_type=plan.fragment_type, fragment_dir=fragment_dir,
-        snapshot=plan.snapshot, columns=stats.column_types, rows=stats.rows, batches=stats.batches, bytes=stats.bytes,
-        schema_changes=stats.schema_changes, text_types=stats.text_types, write_mode=plan.write_mode,
-        partition_by=list(plan.partition_by),
-    )
 
 
 def _after_commit(plan: RunPlan, version: Version) -> None:
@@ -259,26 +211,6 @@ def _after_commit(plan: RunPlan, version: Version) -> None:
         log.warning("asset %s: could not apply retention (%s)", plan.name, exc)
 
 
-def _merging(plan: RunPlan, run_id: str, folder: RunFolder, draft: Version) -> Callable[[Version | None], Version]:
-    """Prepare a merge (blocking): the run's own duplicate keys resolved, each part's key range
-    recorded; returns the rebase that merges the parts into whichever version is newest."""
-    base = posixpath.splitext(plan.results[0])[0]
-
-    def stage(final: str) -> str:
-        if plan.partition_by:
-            return folder.stage_partition(posixpath.relpath(posixpath.dirname(final), base), final)
-        return folder.stage(final)
-
-    merger = Merger(plan.store, plan.primary_key, stage, run_id)
-    parts = []
-    for part in merger.dedupe(draft.results):
-        found = merger.key_range(part)
-        parts.append(part.model_copy(update={"key_range": [list(found.low), list(found.high)]}) if found else part)
-    draft.results = parts
-    draft.primary_key = list(plan.primary_key)
-    return lambda newest: merged_version(draft, newest, merger, parts)
-
-
 def _newest_intact(plan: RunPlan) -> Version | None:
     """The dataset's newest version, whichever configuration committed it, if its files are intact."""
     newest = dataset_of(plan).latest()
@@ -289,14 +221,6 @@ def _committed_cursor(plan: RunPlan) -> Any:
     """The cursor mark committed with the configuration's newest version (blocking), or ``None``."""
     newest = dataset_of(plan).latest(plan.asset_id)
     return None if newest is None else decode_value((newest.state.get("cursor") or {}).get("last_value"))
-
-
-def _tracking(write: Callable[[Any, Any], None], tracker: CursorTracker) -> Callable[[Any, Any], None]:
-    def tracked(batch: Any, json: Any = None) -> None:
-        write(batch, json)
-        tracker.observe(batch)
-
-    return tracked
 
 
 async def _call(plan: RunPlan, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -58,6 +58,9 @@ class RunPlan:
     write_mode: str = "replace"
     #: ``evolve``, ``freeze`` or ``discard_new_columns`` (see :mod:`.contract`).
     schema_contract: str = "evolve"
+    #: Commit the progress of a long append or merge every so many rows or Arrow bytes.
+    checkpoint_rows: int | None = None
+    checkpoint_bytes: int | None = None
     #: A merge's primary key columns.
     primary_key: tuple[str, ...] = ()
     #: Columns whose values route rows to hive partition folders, and the open-file bound.

@@ -50,6 +50,8 @@ class Layout:
     #: Columns whose values route each row to a partition folder (see :mod:`.partitions`).
     partition_by: tuple[str, ...] = ()
     max_open_files: int = MAX_OPEN_FILES
+    #: Fragments this run wrote before (earlier checkpointed segments): numbering continues.
+    fragment_offset: int = 0
 
 
 class Staging(Protocol):
@@ -147,7 +149,7 @@ class RunWriter:
             kind = self.layout.fragment_type
             if kind not in encoded:
                 encoded[kind] = encode(batch, kind)
-            name = fragment_name(self.stats.batches, kind)
+            name = fragment_name(self.stats.batches + self.layout.fragment_offset, kind)
             temp = self.staging.stage_in(self.layout.fragment_dir, name)
             written = write_fragment(self.store, temp, batch, kind, encoded[kind])
             final = posixpath.join(self.layout.fragment_dir, name)
