@@ -58,6 +58,11 @@ def slow(batches: int = 8):
         yield [{"i": i}] * 100
 
 
+
+@asset("odd/odd.parquet", name="odd")
+def odd():
+    return [{"id": 1, "tags": ["a", "b"], "x": float("nan"), "y": float("-inf"), "s": {"k": 1}}]
+
 not_an_asset = 42
 '''
 
@@ -119,7 +124,7 @@ def test_query_formats_read_the_last_result_without_running_it(project: Path, tm
     assert table.splitlines() == ["id  amount", " 0     0.0", " 1     1.5", " 2     3.0", "(3 rows)"]
 
     csv = ok(madstream(project, "query", "shop:orders", *day, "SELECT day, sum(amount) AS total GROUP BY day", "--format", "csv"))
-    assert csv.splitlines() == ['"day","total"', "2026-01-31,18"]
+    assert csv.splitlines() == ["day,total", "2026-01-31,18.0"]
 
     lines = ok(madstream(project, "query", "shop:orders", *day, "SELECT id WHERE id >= 12 ORDER BY id", "--format", "json"))
     assert [json.loads(line) for line in lines.splitlines()] == [{"id": 12}, {"id": 13}]
@@ -131,6 +136,26 @@ def test_query_formats_read_the_last_result_without_running_it(project: Path, tm
 
     runs = ok(madstream(project, "runs", "shop:orders", *day))
     assert len(runs.splitlines()) == 2  # the header and the one materialization: queries ran nothing
+
+
+def test_csv_and_json_keep_nested_values_nan_and_infinities(project: Path) -> None:
+    ok(madstream(project, "materialize", "shop:odd"))
+    csv = ok(madstream(project, "query", "shop:odd", "SELECT *", "--format", "csv"))
+    assert csv.splitlines() == ["id,tags,x,y,s", '1,"[""a"",""b""]",NaN,-inf,"{""k"":1}"']
+    line = ok(madstream(project, "query", "shop:odd", "SELECT *", "--format", "json")).strip()
+    assert line == '{"id":1,"tags":["a","b"],"x":NaN,"y":-Infinity,"s":{"k":1}}'
+    empty = ok(madstream(project, "query", "shop:odd", "SELECT id WHERE false", "--format", "csv"))
+    assert empty == "id\n"  # no rows: still the header
+
+
+def test_an_output_file_that_cannot_be_written_is_one_clear_line(project: Path, tmp_path: Path) -> None:
+    ok(madstream(project, "materialize", "shop:odd"))
+    target = tmp_path / "missing" / "x.csv"
+    done = madstream(project, "query", "shop:odd", "SELECT id", "--output", str(target))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"madstream: error: cannot write --output `{target}`: No such file or directory; give a path in a folder that exists"
+    )
 
 
 def test_query_runs_an_asset_that_never_ran(project: Path) -> None:
@@ -343,7 +368,7 @@ def test_output_format_follows_the_extension(project: Path) -> None:
         if ext == "parquet":
             assert pq.read_table(target).column("id").to_pylist() == [0, 1, 2, 3, 10, 11, 12, 13]
         elif ext == "csv":
-            assert target.read_text().splitlines()[:2] == ['"id"', "0"]
+            assert target.read_text().splitlines()[:2] == ["id", "0"]
         else:
             assert target.read_text().splitlines()[0] == '{"id":0}'
 
@@ -378,6 +403,6 @@ def test_query_says_before_it_runs_and_no_run_refuses(project: Path) -> None:
     ran = madstream(project, "query", "shop:orders", "--arg", "day=2026-03-01", "SELECT count(*)", "--format", "csv")
     assert ran.returncode == 0
     assert ran.stderr.startswith("madstream: asset `orders` has no committed result: running it first")
-    assert ran.stdout.splitlines() == ['"count_star()"', "8"]
+    assert ran.stdout.splitlines() == ["count_star()", "8"]
     one = madstream(project, "materialize", "shop:orders", "--arg", "day=2026-03-02", "--arg", "pages=1")
     assert ": 4 rows in 1 batch," in one.stdout

@@ -18,6 +18,7 @@ import orjson
 import pyarrow as pa
 
 from ..query.result import QueryResult
+from ..write.encode import csv_bytes, json_bytes
 from .target import CliError
 
 __all__ = ["FORMATS", "LIST_FORMATS", "format_duration", "plain_table", "write_listing", "write_result"]
@@ -101,7 +102,7 @@ def write_result(result: QueryResult, fmt: str, output: str | None) -> int:
     if fmt == "table":
         return _write_table(reader, output)
     if output is not None:
-        with open(output, "wb") as handle:
+        with _opened(output, "wb") as handle:
             return _stream(reader, fmt, handle)
     rows = _stream(reader, fmt, sys.stdout.buffer)
     sys.stdout.buffer.flush()
@@ -129,13 +130,13 @@ def _write_table(reader: pa.RecordBatchReader, output: str | None) -> int:
 
 def _stream(reader: pa.RecordBatchReader, fmt: str, handle: IO[bytes]) -> int:
     rows = 0
-    if fmt == "csv":
-        import pyarrow.csv as pacsv
-
-        with pacsv.CSVWriter(handle, reader.schema) as writer:
-            for batch in reader:
-                writer.write_batch(batch)
-                rows += batch.num_rows
+    if fmt == "csv":  # madstream's own CSV: nested values as JSON text, as in CSV results
+        for batch in reader:
+            if batch.num_rows:
+                handle.write(csv_bytes(batch, header=not rows))
+            rows += batch.num_rows
+        if not rows:  # no rows: still the header
+            handle.write(csv_bytes(pa.RecordBatch.from_pylist([], schema=reader.schema), header=True))
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -145,14 +146,41 @@ def _stream(reader: pa.RecordBatchReader, fmt: str, handle: IO[bytes]) -> int:
                 rows += batch.num_rows
     else:
         for batch in reader:
-            handle.write(b"".join(orjson.dumps(r, default=str) + b"\n" for r in batch.to_pylist()))
+            if not batch.num_rows:
+                continue
+            if _all_finite(batch):
+                handle.write(b"".join(orjson.dumps(r, default=str) + b"\n" for r in batch.to_pylist()))
+            else:  # madstream's own JSON lines: NaN and ±infinity as NaN / Infinity tokens, not null
+                handle.write(json_bytes(batch))
             rows += batch.num_rows
     return rows
+
+
+def _all_finite(batch: pa.RecordBatch) -> bool:
+    """Whether no top-level float column holds NaN or an infinity (nested ones go the exact way too)."""
+    import pyarrow.compute as pc
+
+    for column in batch.columns:
+        if pa.types.is_floating(column.type):
+            if column.null_count < len(column) and not pc.all(pc.is_finite(column)).as_py():
+                return False
+        elif pa.types.is_nested(column.type):
+            return False
+    return True
 
 
 def _emit_text(text: str, output: str | None) -> None:
     if output is None:
         sys.stdout.write(text)
     else:
-        with open(output, "w", encoding="utf-8") as fh:
+        with _opened(output, "w") as fh:
             fh.write(text)
+
+
+def _opened(output: str, mode: str) -> IO[Any]:
+    """``output`` opened for writing, or a clear error naming it (no raw ``FileNotFoundError``)."""
+    try:
+        return open(output, "wb") if "b" in mode else open(output, "w", encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CliError(f"cannot write --output `{output}`: {reason}; give a path in a folder that exists") from None
