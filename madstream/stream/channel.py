@@ -1,16 +1,19 @@
 """Channel: source → normalize → bounded channel → writer, with backpressure.
 
-The producer pulls batches from the source (sync generators in a worker thread), normalizes
-each in the run's normalize thread, and sends the pages into a bounded memory stream; the
-consumer hands each to a blocking writer in the run's write thread. Extraction, normalization
-and writing overlap, and a fast producer waits when the channel is full, so memory stays flat.
+The producer pulls batches from the source (sync generators in a worker thread), hands each to
+the run's normalize thread, and sends the normalization under way into a bounded memory stream;
+the consumer waits for each in turn and hands its pages to a blocking writer in the run's write
+thread. Extraction, normalization and writing overlap, and a fast producer waits when the
+channel is full, so memory stays flat.
 
 Normalizing and writing each keep one thread for the whole run (:class:`StageThread`).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 
 import anyio
 import pyarrow as pa
@@ -45,13 +48,13 @@ async def pump(data: object, write: Write, *, asset: str, path: str | None = Non
     ``write`` gets each record batch and, with ``json_lines``, the same rows as JSON lines when
     normalizing produced them (see :func:`normalize`), else ``None``.
     """
-    send, receive = anyio.create_memory_object_stream[Page](CHANNEL_BATCHES)
+    send, receive = anyio.create_memory_object_stream[_Pending](CHANNEL_BATCHES)
     normalizer, writer = StageThread("normalize"), StageThread("write")
     producer = _Producer(asset, path, json_lines, normalizer)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(producer.run, data, send)
-            tg.start_soon(_consume, receive, writer, write)
+            tg.start_soon(_consume, receive, normalizer, writer, write, path)
     except BaseExceptionGroup as group:
         inner = unwrap_group(group)
         raise inner from inner.__cause__  # the group goes; the error keeps its own cause
@@ -61,20 +64,34 @@ async def pump(data: object, write: Write, *, asset: str, path: str | None = Non
     return producer.count
 
 
+#: What travels the channel: a source batch's pages, or their normalization under way.
+_Pending = list[Page] | Future[list[Page]]
+
+
 class _Producer:
-    """Pulls the source's batches, normalizes them in their own thread, and sends the pages."""
+    """Pulls the source's batches and hands each to the normalize thread without waiting for it.
+
+    The extract function thus keeps producing while a page is converted (the fast path converts
+    off the GIL) and written; the channel's bound still holds the pages in flight.
+    """
 
     def __init__(self, asset: str, path: str | None, json_lines: bool, normalizer: StageThread) -> None:
         self.asset, self.path, self.json_lines = asset, path, json_lines
         self.normalizer = normalizer
         #: Source batches pulled so far (the number of the one being normalized).
         self.count = 0
+        #: Normalizations handed on and perhaps not yet finished, oldest first.
+        self._pending: deque[Future[list[Page]]] = deque(maxlen=CHANNEL_BATCHES + 2)
 
-    async def run(self, data: object, send: MemoryObjectSendStream[Page]) -> None:
+    async def run(self, data: object, send: MemoryObjectSendStream[_Pending]) -> None:
         async with send:
             async for raw in self._raw_batches(data):
-                for page in await self._pages(raw):
-                    await send.send(page)
+                if isinstance(raw, pa.RecordBatch):
+                    await send.send([Page(raw)] if raw.num_rows else [])
+                    continue
+                future = self.normalizer.submit(_normalize, raw, self.asset, self.count, self.json_lines)
+                self._pending.append(future)
+                await send.send(future)
 
     async def _raw_batches(self, data: object) -> AsyncIterator[object]:
         """The source's batches; its failures become errors naming the asset, path and batch."""
@@ -85,8 +102,10 @@ class _Producer:
             except StopAsyncIteration:
                 return
             except MadstreamError as exc:
+                await self._earlier_failure()
                 raise exc.at(asset=self.asset, path=self.path) from exc.__cause__
             except Exception as exc:
+                await self._earlier_failure()
                 raise ExtractError(
                     f"the extract function raised {type(exc).__name__}: {exc}",
                     asset=self.asset, path=self.path, batch=self.count + 1,
@@ -95,19 +114,32 @@ class _Producer:
             self.count += 1
             yield raw
 
-    async def _pages(self, raw: object) -> list[Page]:
-        if isinstance(raw, pa.RecordBatch):
-            return [Page(raw)] if raw.num_rows else []
-        try:
-            return await self.normalizer.run(_normalize, raw, self.asset, self.count, self.json_lines)
-        except MadstreamError as exc:
-            raise exc.at(path=self.path) from exc.__cause__
+    async def _earlier_failure(self) -> None:
+        """Raise the error of an earlier batch's normalization, if one failed: that batch came
+        first, so its error is the run's, as when each batch was normalized before the next."""
+        for future in self._pending:
+            await self.normalizer.wait(future)
+            if future.exception() is not None:
+                _result(future, self.path)
 
 
-async def _consume(receive: MemoryObjectReceiveStream[Page], writer: StageThread, write: Write) -> None:
+def _result(future: Future[list[Page]], path: str | None) -> list[Page]:
+    try:
+        return future.result()
+    except MadstreamError as exc:
+        raise exc.at(path=path) from exc.__cause__
+
+
+async def _consume(
+    receive: MemoryObjectReceiveStream[_Pending], normalizer: StageThread, writer: StageThread, write: Write, path: str | None,
+) -> None:
     async with receive:
-        async for page in receive:
-            await writer.run(write, page.batch, page.json)
+        async for item in receive:
+            if isinstance(item, Future):
+                await normalizer.wait(item)
+                item = _result(item, path)
+            for page in item:
+                await writer.run(write, page.batch, page.json)
 
 
 def _normalize(raw: object, asset: str, batch: int, json_lines: bool) -> list[Page]:

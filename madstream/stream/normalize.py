@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from ..base.errors import BatchError
 from ..base.types import Encoded
+from .fastpath import FastPath
 from .finish import ColumnNames, finish, fix_empty_structs
 
 __all__ = ["Page", "SourceBatch", "normalize", "rows_to_batch", "to_batches"]
@@ -51,13 +52,17 @@ class SourceBatch(NamedTuple):
 
     value: object
     names: ColumnNames
+    #: The run's fast path for dict pages (see :mod:`.fastpath`); ``None``: always the direct one.
+    fast: FastPath | None = None
 
 
 def normalize(obj: object, *, asset: str, batch: int, json_lines: bool = False) -> list[Page]:
     """The non-empty pages in ``obj``; with ``json_lines``, plain dict rows also come as JSON.
 
-    ``obj`` may come wrapped in a :class:`SourceBatch`, which carries the run's column names;
-    without one the names are made unique within this batch alone.
+    ``obj`` may come wrapped in a :class:`SourceBatch`, which carries the run's column names
+    (without one the names are made unique within this batch alone) and its fast path: a page of
+    dict rows is then converted from its JSON bytes off the GIL when that is provably exact
+    (see :mod:`.fastpath`), else directly with ``from_pylist``.
 
     Dict rows are the common case, and orjson writes them at ~3x the speed of any encoder
     working from Arrow, in the thread that already holds them. The JSON of the values is used
@@ -67,22 +72,43 @@ def normalize(obj: object, *, asset: str, batch: int, json_lines: bool = False) 
     which would mix two formats in a column and defeat readers that detect timestamps), and
     every float is finite (orjson writes NaN and infinities as ``null``).
     """
+    fast = None
     if isinstance(obj, SourceBatch):
-        names = obj.names
+        names, fast = obj.names, obj.fast
         obj = obj.value
     else:
         names = ColumnNames()
-    if json_lines and isinstance(obj, (list, tuple)) and obj and all(type(r) is dict for r in obj):
-        built, exact = _build(obj, asset=asset, batch=batch)
-        if not built.num_rows:
-            return []
-        done = finish(built, names, asset=asset, batch=batch)
-        exact = (
-            exact and done is built
-            and all(_one_time_format(c) for c in built.columns) and all(_finite(c) for c in built.columns)
-        )
-        return [Page(done, _json_lines(obj) if exact else None)]
+    if (json_lines or fast is not None) and isinstance(obj, (list, tuple)) and obj and all(type(r) is dict for r in obj):
+        return _dict_page(obj, names, fast, asset=asset, batch=batch, json_lines=json_lines)
     return [Page(b) for b in to_batches(obj, asset=asset, batch=batch, names=names)]
+
+
+def _dict_page(
+    rows: Sequence[dict[Any, Any]], names: ColumnNames, fast: FastPath | None, *, asset: str, batch: int, json_lines: bool,
+) -> list[Page]:
+    lines = built = None
+    if fast is not None and fast.takes(rows):
+        lines = _json_lines(rows)
+        built = fast.convert(rows, lines)
+    if built is not None:  # exact by construction: every float finite, every key kept
+        done = finish(built, names, asset=asset, batch=batch)
+        exact = done is built and all(_one_time_format(c) for c in built.columns)
+        return [Page(done, lines if json_lines and exact else None)]
+    built, exact = _build(rows, asset=asset, batch=batch)
+    if not built.num_rows:
+        return []
+    if exact and fast is not None:
+        fast.learn(rows, built)
+    done = finish(built, names, asset=asset, batch=batch)
+    if not json_lines:
+        return [Page(done)]
+    exact = (
+        exact and done is built
+        and all(_one_time_format(c) for c in built.columns) and all(_finite(c) for c in built.columns)
+    )
+    if lines is None and exact:
+        lines = _json_lines(rows)
+    return [Page(done, lines if exact else None)]
 
 
 def _one_time_format(arr: pa.Array) -> bool:
@@ -126,12 +152,15 @@ def _json_lines(rows: Sequence[dict[str, Any]]) -> Encoded | None:
     # boundary between them reads `},{`; when no value holds that sequence too, the boundaries
     # are exactly its occurrences and become newlines. A trailing `{}` gives the last row its
     # newline, and a view drops `[` and `{}]` without copying the buffer again.
+    # orjson never writes a raw newline (one in a string is escaped), so the newlines counted
+    # after the replacement are exactly the boundaries replaced: a single-byte count is far
+    # cheaper than counting `},{` first.
     try:
-        whole = orjson.dumps([*rows, {}])
+        whole = orjson.dumps([*rows, {}]).replace(b"},{", b"}\n{")
     except TypeError:  # a value orjson has no form for (bytes, Decimal, ...): encode from Arrow
         return None
-    if whole.count(b"},{") == len(rows):
-        return memoryview(whole.replace(b"},{", b"}\n{"))[1:-3]
+    if whole.count(b"\n") == len(rows):
+        return memoryview(whole)[1:-3]
     return b"".join([orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows])
 
 
