@@ -60,9 +60,9 @@ def normalize(obj: object, *, asset: str, batch: int, json_lines: bool = False) 
     """The non-empty pages in ``obj``; with ``json_lines``, plain dict rows also come as JSON.
 
     ``obj`` may come wrapped in a :class:`SourceBatch`, which carries the run's column names
-    (without one the names are made unique within this batch alone) and its fast path: a page of
-    dict rows is then converted from its JSON bytes off the GIL when that is provably exact
-    (see :mod:`.fastpath`), else directly with ``from_pylist``.
+    (without one the names are made unique within this batch alone) and its fast path: with
+    ``json_lines``, a page of dict rows is then converted from those bytes off the GIL when that
+    is provably exact (see :mod:`.fastpath`), else directly as ``from_pylist`` does.
 
     Dict rows are the common case, and orjson writes them at ~3x the speed of any encoder
     working from Arrow, in the thread that already holds them. The JSON of the values is used
@@ -78,14 +78,16 @@ def normalize(obj: object, *, asset: str, batch: int, json_lines: bool = False) 
         obj = obj.value
     else:
         names = ColumnNames()
-    if (json_lines or fast is not None) and isinstance(obj, (list, tuple)) and obj and all(type(r) is dict for r in obj):
-        return _dict_page(obj, names, fast, asset=asset, batch=batch, json_lines=json_lines)
+    if json_lines and isinstance(obj, (list, tuple)) and obj and all(type(r) is dict for r in obj):
+        return _dict_page(obj, names, fast, asset=asset, batch=batch)
     return [Page(b) for b in to_batches(obj, asset=asset, batch=batch, names=names)]
 
 
-def _dict_page(
-    rows: Sequence[dict[Any, Any]], names: ColumnNames, fast: FastPath | None, *, asset: str, batch: int, json_lines: bool,
-) -> list[Page]:
+def _dict_page(rows: Sequence[dict[Any, Any]], names: ColumnNames, fast: FastPath | None, *, asset: str, batch: int) -> list[Page]:
+    """Dict rows whose JSON lines are wanted → their page, with the lines when they are exact."""
+    # The fast path serves only pages whose JSON lines are wanted anyway: encoding and checking
+    # a page holds the GIL about as long as converting it directly (benches/README.md), so it
+    # pays only when the same bytes also make the JSON fragment or result.
     lines = built = None
     if fast is not None and fast.takes(rows):
         lines = _json_lines(rows)
@@ -93,15 +95,13 @@ def _dict_page(
     if built is not None:  # exact by construction: every float finite, every key kept
         done = finish(built, names, asset=asset, batch=batch)
         exact = done is built and all(_one_time_format(c) for c in built.columns)
-        return [Page(done, lines if json_lines and exact else None)]
+        return [Page(done, lines if exact else None)]
     built, exact = _build(rows, asset=asset, batch=batch)
     if not built.num_rows:
         return []
     if exact and fast is not None:
         fast.learn(rows, built)
     done = finish(built, names, asset=asset, batch=batch)
-    if not json_lines:
-        return [Page(done)]
     exact = (
         exact and done is built
         and all(_one_time_format(c) for c in built.columns) and all(_finite(c) for c in built.columns)
