@@ -190,7 +190,7 @@ def _taken(pages: list[list[dict[str, Any]]]) -> list[bool]:
     fast, names = FastPath(), ColumnNames()
     taken = []
     for i, page in enumerate(pages, 1):
-        converted = fast.convert(page, _lines(page)) if fast.takes(page) else None
+        converted = fast.convert(page, _lines(page))
         taken.append(converted is not None)
         normalize(SourceBatch(page, names, fast), asset="t", batch=i, json_lines=True)
     return taken[1:]

@@ -21,7 +21,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ..base.errors import ExtractError, MadstreamError
 from ..base.types import Encoded
-from .normalize import Page, normalize
+from .normalize import Page, prepare
 from .source import iter_raw_batches
 from .threads import StageThread
 
@@ -49,8 +49,8 @@ async def pump(data: object, write: Write, *, asset: str, path: str | None = Non
     normalizing produced them (see :func:`normalize`), else ``None``.
     """
     send, receive = anyio.create_memory_object_stream[_Pending](CHANNEL_BATCHES)
-    normalizer, writer = StageThread("normalize"), StageThread("write")
-    producer = _Producer(asset, path, json_lines, normalizer)
+    encoder, normalizer, writer = StageThread("encode"), StageThread("normalize"), StageThread("write")
+    producer = _Producer(asset, path, json_lines, encoder, normalizer)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(producer.run, data, send)
@@ -59,6 +59,7 @@ async def pump(data: object, write: Write, *, asset: str, path: str | None = Non
         inner = unwrap_group(group)
         raise inner from inner.__cause__  # the group goes; the error keeps its own cause
     finally:
+        encoder.close()
         normalizer.close()
         writer.close()
     return producer.count
@@ -69,15 +70,17 @@ _Pending = list[Page] | Future[list[Page]]
 
 
 class _Producer:
-    """Pulls the source's batches and hands each to the normalize thread without waiting for it.
+    """Pulls the source's batches and hands each to the normalize stages without waiting.
 
-    The extract function thus keeps producing while a page is converted (the fast path converts
-    off the GIL) and written; the channel's bound still holds the pages in flight.
+    Normalizing is two stages, each in its own thread (see :func:`~.normalize.prepare`): the
+    encode stage makes a fast-path page's JSON and type census while the normalize stage parses
+    the page before it off the GIL and finishes it. The extract function keeps producing
+    meanwhile; the channel's bound still holds the pages in flight.
     """
 
-    def __init__(self, asset: str, path: str | None, json_lines: bool, normalizer: StageThread) -> None:
+    def __init__(self, asset: str, path: str | None, json_lines: bool, encoder: StageThread, normalizer: StageThread) -> None:
         self.asset, self.path, self.json_lines = asset, path, json_lines
-        self.normalizer = normalizer
+        self.encoder, self.normalizer = encoder, normalizer
         #: Source batches pulled so far (the number of the one being normalized).
         self.count = 0
         #: Normalizations handed on and perhaps not yet finished, oldest first.
@@ -89,7 +92,8 @@ class _Producer:
                 if isinstance(raw, pa.RecordBatch):
                     await send.send([Page(raw)] if raw.num_rows else [])
                     continue
-                future = self.normalizer.submit(_normalize, raw, self.asset, self.count, self.json_lines)
+                prepared = self.encoder.submit(_prepare, raw, self.asset, self.count, self.json_lines)
+                future = self.normalizer.submit(_finish, prepared)
                 self._pending.append(future)
                 await send.send(future)
 
@@ -142,5 +146,11 @@ async def _consume(
                 await writer.run(write, page.batch, page.json)
 
 
-def _normalize(raw: object, asset: str, batch: int, json_lines: bool) -> list[Page]:
-    return normalize(raw, asset=asset, batch=batch, json_lines=json_lines)
+def _prepare(raw: object, asset: str, batch: int, json_lines: bool) -> Callable[[], list[Page]]:
+    return prepare(raw, asset=asset, batch=batch, json_lines=json_lines)
+
+
+def _finish(prepared: Future[Callable[[], list[Page]]]) -> list[Page]:
+    # The encode stage's queue is in the same order as this one's: this waits, off the GIL,
+    # only for the page it is about to finish.
+    return prepared.result()()

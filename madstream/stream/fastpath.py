@@ -37,7 +37,7 @@ import pyarrow as pa
 from ..base.types import Encoded
 from .fastchecks import exact_floats, naive_times, no_datetime_text, no_empty_structs, nulls_are_none
 
-__all__ = ["FastPath", "census"]
+__all__ = ["FastPath", "Plan", "census"]
 
 #: The Python types a fast page may hold at the top level, and below it.
 _TOP = frozenset({str, int, float, bool, type(None), dict, list, tuple, dt.datetime})
@@ -76,14 +76,56 @@ def _learnable(t: pa.DataType, top: bool) -> bool:
     return t in _SCALARS or (top and t == _TIMESTAMP)
 
 
+class Plan:
+    """What one learnt schema needs for the fast path; immutable, so the encode stage may use
+    one while the convert stage learns the next."""
+
+    __slots__ = ("keys", "nested", "schema", "times")
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.keys = schema.names
+        self.nested = [f.name for f in schema if pa.types.is_nested(f.type)]
+        self.times = [f.name for f in schema if f.type == _TIMESTAMP]
+
+    def takes(self, rows: Sequence[dict[str, Any]]) -> bool:
+        """Whether ``rows`` have this plan's keys, in order, and no row has a key the first lacks."""
+        return list(rows[0]) == self.keys and len(set().union(*rows)) == len(self.keys)
+
+    def check(self, rows: Sequence[dict[str, Any]]) -> set[type] | None:
+        """The Python types in ``rows`` (see :func:`census`), or ``None`` if they cannot take the
+        fast path; holds the GIL throughout, as the JSON encoding does."""
+        types = census(rows, self.nested)
+        if types is None or not all(naive_times(rows, k) for k in self.times):
+            return None
+        return types
+
+    def convert(self, rows: Sequence[dict[str, Any]], lines: Encoded, types: set[type]) -> pa.RecordBatch | None:
+        """``rows`` as the batch the direct path would build, parsed from ``lines`` (their JSON
+        lines; ``types`` from :meth:`check`); ``None`` when it cannot be shown to be exact."""
+        parsed = _parse(lines, self.schema)
+        if parsed is None or parsed.num_rows != len(rows) or not no_empty_structs(parsed):
+            return None
+        if float in types and not nulls_are_none(parsed, rows):  # orjson writes NaN as null
+            return None
+        if dt.datetime in types and not no_datetime_text(parsed, self.times):
+            return None
+        if int in types and not exact_floats(parsed):
+            return None
+        return parsed
+
+
 class FastPath:
-    """One run's fast conversion of dict pages (see the module docstring); call it in order."""
+    """One run's fast conversion of dict pages (see the module docstring).
+
+    :attr:`plan` is read in page order by the stage that encodes pages, and replaced by
+    :meth:`learn` in page order by the stage that converts them, which may be a page or two
+    behind: a plan learnt from any earlier page is as exact as the newest, only likelier to be
+    refused.
+    """
 
     def __init__(self) -> None:
-        self._schema: pa.Schema | None = None
-        self._keys: list[str] = []
-        self._nested: list[str] = []
-        self._times: list[str] = []
+        self.plan: Plan | None = None
         #: Pages converted here, and pages offered that went the direct way.
         self.taken = self.refused = 0
 
@@ -91,48 +133,23 @@ class FastPath:
         """Remember the schema ``from_pylist`` gave ``rows`` for the next pages with their keys."""
         schema = built.schema
         if all(_learnable(f.type, True) for f in schema) and schema.names == list(rows[0]):
-            self._schema, self._keys = schema, schema.names
-            self._nested = [f.name for f in schema if pa.types.is_nested(f.type)]
-            self._times = [f.name for f in schema if f.type == _TIMESTAMP]
+            self.plan = Plan(schema)
         else:
-            self._schema = None
-
-    def takes(self, rows: Sequence[dict[str, Any]]) -> bool:
-        """Whether ``rows`` may take the fast path: a schema is learnt for their keys, and no row
-        has a key the first lacks (checked first, as it is cheap)."""
-        return (
-            self._schema is not None and list(rows[0]) == self._keys
-            and len(set().union(*rows)) == len(self._keys)
-        )
+            self.plan = None
 
     def convert(self, rows: Sequence[dict[str, Any]], lines: Encoded | None) -> pa.RecordBatch | None:
-        """``rows`` as the batch the direct path would build, parsed from ``lines`` (their JSON
-        lines); ``None`` when this page cannot be shown to convert exactly. Call it only for
-        rows it :meth:`takes`."""
-        converted = self._convert(rows, lines)
-        if converted is None:
-            self.refused += 1
-        else:
-            self.taken += 1
+        """Both stages at once, for rows that may take the fast path."""
+        plan = self.plan
+        types = plan.check(rows) if plan is not None and lines is not None and plan.takes(rows) else None
+        converted = None if types is None or plan is None or lines is None else plan.convert(rows, lines, types)
+        self.count(converted is not None)
         return converted
 
-    def _convert(self, rows: Sequence[dict[str, Any]], lines: Encoded | None) -> pa.RecordBatch | None:
-        schema = self._schema
-        if schema is None or lines is None:
-            return None
-        types = census(rows, self._nested)
-        if types is None or not all(naive_times(rows, k) for k in self._times):
-            return None
-        parsed = _parse(lines, schema)
-        if parsed is None or parsed.num_rows != len(rows) or not no_empty_structs(parsed):
-            return None
-        if float in types and not nulls_are_none(parsed, rows):  # orjson writes NaN as null
-            return None
-        if dt.datetime in types and not no_datetime_text(parsed, self._times):
-            return None
-        if int in types and not exact_floats(parsed):
-            return None
-        return parsed
+    def count(self, taken: bool) -> None:
+        if taken:
+            self.taken += 1
+        else:
+            self.refused += 1
 
 
 def _parse(lines: Encoded, schema: pa.Schema) -> pa.RecordBatch | None:

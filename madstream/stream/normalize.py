@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from itertools import chain, repeat
 from typing import Any, NamedTuple
 
@@ -24,10 +25,10 @@ import pyarrow as pa
 
 from ..base.errors import BatchError
 from ..base.types import Encoded
-from .fastpath import FastPath
+from .fastpath import FastPath, Plan
 from .finish import ColumnNames, finish, fix_empty_structs
 
-__all__ = ["Page", "SourceBatch", "normalize", "rows_to_batch", "to_batches"]
+__all__ = ["Page", "SourceBatch", "normalize", "prepare", "rows_to_batch", "to_batches"]
 
 _ACCEPTED = "yield dicts (or lists of them), dataclasses, pydantic models, pandas/polars frames or Arrow data"
 #: Errors pyarrow raises for values it cannot put in one column.
@@ -72,6 +73,17 @@ def normalize(obj: object, *, asset: str, batch: int, json_lines: bool = False) 
     which would mix two formats in a column and defeat readers that detect timestamps), and
     every float is finite (orjson writes NaN and infinities as ``null``).
     """
+    return prepare(obj, asset=asset, batch=batch, json_lines=json_lines)()
+
+
+def prepare(obj: object, *, asset: str, batch: int, json_lines: bool = False) -> Callable[[], list[Page]]:
+    """The first half of :func:`normalize`; call what it returns for the pages.
+
+    The halves are two pipeline stages: this one encodes a fast-path page and takes the census
+    of its types (both hold the GIL), the second parses it (which does not) and finishes every
+    page. Calls of the second must come in page order (column names and the fast path's plan
+    are learnt in order); this one may run ahead.
+    """
     fast = None
     if isinstance(obj, SourceBatch):
         names, fast = obj.names, obj.fast
@@ -79,19 +91,37 @@ def normalize(obj: object, *, asset: str, batch: int, json_lines: bool = False) 
     else:
         names = ColumnNames()
     if json_lines and isinstance(obj, (list, tuple)) and obj and all(type(r) is dict for r in obj):
-        return _dict_page(obj, names, fast, asset=asset, batch=batch)
+        rows: Sequence[dict[Any, Any]] = obj
+        # The fast path serves only pages whose JSON lines are wanted anyway: encoding and
+        # checking a page holds the GIL about as long as converting it directly
+        # (benches/README.md), so it pays only when the same bytes also make the JSON fragment.
+        plan = fast.plan if fast is not None else None
+        if plan is not None and plan.takes(rows):
+            lines = _json_lines(rows)
+            types = plan.check(rows) if lines is not None else None
+            return partial(_dict_page, rows, names, fast, asset=asset, batch=batch, fast_page=(plan, lines, types))
+        return partial(_dict_page, rows, names, fast, asset=asset, batch=batch)
+    return partial(_other_pages, obj, names, asset=asset, batch=batch)
+
+
+def _other_pages(obj: object, names: ColumnNames, *, asset: str, batch: int) -> list[Page]:
     return [Page(b) for b in to_batches(obj, asset=asset, batch=batch, names=names)]
 
 
-def _dict_page(rows: Sequence[dict[Any, Any]], names: ColumnNames, fast: FastPath | None, *, asset: str, batch: int) -> list[Page]:
+#: What the first stage made of a fast-path page: the plan, its JSON lines, its Python types.
+_FastPage = tuple[Plan, Encoded | None, set[type] | None]
+
+
+def _dict_page(
+    rows: Sequence[dict[Any, Any]], names: ColumnNames, fast: FastPath | None, *, asset: str, batch: int,
+    fast_page: _FastPage | None = None,
+) -> list[Page]:
     """Dict rows whose JSON lines are wanted → their page, with the lines when they are exact."""
-    # The fast path serves only pages whose JSON lines are wanted anyway: encoding and checking
-    # a page holds the GIL about as long as converting it directly (benches/README.md), so it
-    # pays only when the same bytes also make the JSON fragment or result.
     lines = built = None
-    if fast is not None and fast.takes(rows):
-        lines = _json_lines(rows)
-        built = fast.convert(rows, lines)
+    if fast is not None and fast_page is not None:
+        plan, lines, types = fast_page
+        built = plan.convert(rows, lines, types) if lines is not None and types is not None else None
+        fast.count(built is not None)
     if built is not None:  # exact by construction: every float finite, every key kept
         done = finish(built, names, asset=asset, batch=batch)
         exact = done is built and all(_one_time_format(c) for c in built.columns)
