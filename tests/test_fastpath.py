@@ -1,7 +1,7 @@
 """The fast path for dict pages (JSON bytes parsed off the GIL) changes nothing a reader sees.
 
-Every case materializes the same pages twice, with the fast path on and off
-(``MADSTREAM_FAST_PATH=0``: the direct ``from_pylist`` path), into parquet, JSON and CSV results
+Every case materializes the same pages twice, with the fast path on (``MADSTREAM_FAST_PATH=1``)
+and off (the default: the direct ``from_pylist`` path), into parquet, JSON and CSV results
 at once, and reads each result back: values and Arrow types must be equal. The first page of a
 case teaches the fast path its schema; the later pages hold the values under test, which either
 convert exactly through it or fall back to the direct path.

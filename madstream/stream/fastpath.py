@@ -5,6 +5,11 @@ writer wait while it runs. Here a page is encoded once with orjson (fast, under 
 parsed by Arrow's JSON reader, which releases the GIL: conversion runs on another core while the
 extract keeps producing, and the same bytes are the page's JSON lines (the default fragment).
 
+It is opt-in (``MADSTREAM_FAST_PATH=1``) and serves only pages whose JSON lines are wanted
+anyway: parsing JSON costs Arrow about what ``from_pylist`` costs, and encoding plus the checks
+below hold the GIL for ~70 % of the direct path's time, so a page costs ~1.3x the CPU. That buys
+wall time only with a core to spare (benches/README.md has the figures).
+
 A page takes this path only when the result is provably what the direct path would give:
 
 - The schema is the one the direct path built for the last page with the same keys, in the same
