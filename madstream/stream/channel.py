@@ -1,12 +1,12 @@
 """Channel: source → normalize → bounded channel → writer, with backpressure.
 
 The producer pulls batches from the source (sync generators in a worker thread), hands each to
-the run's normalize thread, and sends the normalization under way into a bounded memory stream;
-the consumer waits for each in turn and hands its pages to a blocking writer in the run's write
-thread. Extraction, normalization and writing overlap, and a fast producer waits when the
-channel is full, so memory stays flat.
+the run's normalize stages (encode, then normalize) and sends the normalization under way into a
+bounded memory stream; the consumer waits for each in turn and hands its pages to a blocking
+writer in the run's write thread. Normalization and writing overlap (and extraction too, on the
+fast path), and a fast producer waits when the channel is full, so memory stays flat.
 
-Normalizing and writing each keep one thread for the whole run (:class:`StageThread`).
+Each stage keeps one thread for the whole run (:class:`StageThread`).
 """
 
 from __future__ import annotations
@@ -101,7 +101,9 @@ class _Producer:
                 if not self.ahead:
                     # The direct path holds the GIL throughout: pulling the next batch meanwhile
                     # only adds contention and pages in flight (measured slower for json and csv).
+                    # A batch that fails stops the run before the next one is pulled.
                     await self.normalizer.wait(future)
+                    _result(future, self.path)
                 await send.send(future)
 
     async def _raw_batches(self, data: object) -> AsyncIterator[object]:
