@@ -1,16 +1,19 @@
 """Channel: source → normalize → bounded channel → writer, with backpressure.
 
-The producer pulls batches from the source (sync generators in a worker thread), normalizes
-each in the run's normalize thread, and sends the pages into a bounded memory stream; the
-consumer hands each to a blocking writer in the run's write thread. Extraction, normalization
-and writing overlap, and a fast producer waits when the channel is full, so memory stays flat.
+The producer pulls batches from the source (sync generators in a worker thread), hands each to
+the run's normalize stages (encode, then normalize) and sends the normalization under way into a
+bounded memory stream; the consumer waits for each in turn and hands its pages to a blocking
+writer in the run's write thread. Normalization and writing overlap (and extraction too, on the
+fast path), and a fast producer waits when the channel is full, so memory stays flat.
 
-Normalizing and writing each keep one thread for the whole run (:class:`StageThread`).
+Each stage keeps one thread for the whole run (:class:`StageThread`).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 
 import anyio
 import pyarrow as pa
@@ -19,8 +22,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ..base.errors import ExtractError, MadstreamError
 from ..base.types import Encoded
 from ..query.mad import mad_protocol_hint
-from .normalize import Page, normalize
-from .source import iter_raw_batches
+from .normalize import Page, prepare
+from .source import fast_path_enabled, iter_raw_batches
 from .threads import StageThread
 
 __all__ = ["CHANNEL_BATCHES", "Write", "pump", "unwrap_group"]
@@ -46,36 +49,63 @@ async def pump(data: object, write: Write, *, asset: str, path: str | None = Non
     ``write`` gets each record batch and, with ``json_lines``, the same rows as JSON lines when
     normalizing produced them (see :func:`normalize`), else ``None``.
     """
-    send, receive = anyio.create_memory_object_stream[Page](CHANNEL_BATCHES)
-    normalizer, writer = StageThread("normalize"), StageThread("write")
-    producer = _Producer(asset, path, json_lines, normalizer)
+    send, receive = anyio.create_memory_object_stream[_Pending](CHANNEL_BATCHES)
+    encoder, normalizer, writer = StageThread("encode"), StageThread("normalize"), StageThread("write")
+    producer = _Producer(asset, path, json_lines, encoder, normalizer)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(producer.run, data, send)
-            tg.start_soon(_consume, receive, writer, write)
+            tg.start_soon(_consume, receive, normalizer, writer, write, path)
     except BaseExceptionGroup as group:
         inner = unwrap_group(group)
         raise inner from inner.__cause__  # the group goes; the error keeps its own cause
     finally:
+        encoder.close()
         normalizer.close()
         writer.close()
     return producer.count
 
 
-class _Producer:
-    """Pulls the source's batches, normalizes them in their own thread, and sends the pages."""
+#: What travels the channel: a source batch's pages, or their normalization under way.
+_Pending = list[Page] | Future[list[Page]]
 
-    def __init__(self, asset: str, path: str | None, json_lines: bool, normalizer: StageThread) -> None:
+
+class _Producer:
+    """Pulls the source's batches and hands each to the normalize stages without waiting.
+
+    Normalizing is two stages, each in its own thread (see :func:`~.normalize.prepare`): the
+    encode stage makes a fast-path page's JSON and type census while the normalize stage parses
+    the page before it off the GIL and finishes it. The extract function keeps producing
+    meanwhile; the channel's bound still holds the pages in flight.
+    """
+
+    def __init__(self, asset: str, path: str | None, json_lines: bool, encoder: StageThread, normalizer: StageThread) -> None:
         self.asset, self.path, self.json_lines = asset, path, json_lines
-        self.normalizer = normalizer
+        self.encoder, self.normalizer = encoder, normalizer
+        #: Whether to pull the next batch while this one is normalized: only when pages may
+        #: take the fast path, whose parse leaves the GIL to the extract function.
+        self.ahead = json_lines and fast_path_enabled()
         #: Source batches pulled so far (the number of the one being normalized).
         self.count = 0
+        #: Normalizations handed on and perhaps not yet finished, oldest first.
+        self._pending: deque[Future[list[Page]]] = deque(maxlen=CHANNEL_BATCHES + 2)
 
-    async def run(self, data: object, send: MemoryObjectSendStream[Page]) -> None:
+    async def run(self, data: object, send: MemoryObjectSendStream[_Pending]) -> None:
         async with send:
             async for raw in self._raw_batches(data):
-                for page in await self._pages(raw):
-                    await send.send(page)
+                if isinstance(raw, pa.RecordBatch):
+                    await send.send([Page(raw)] if raw.num_rows else [])
+                    continue
+                prepared = self.encoder.submit(_prepare, raw, self.asset, self.count, self.json_lines)
+                future = self.normalizer.submit(_finish, prepared)
+                self._pending.append(future)
+                if not self.ahead:
+                    # The direct path holds the GIL throughout: pulling the next batch meanwhile
+                    # only adds contention and pages in flight (measured slower for json and csv).
+                    # A batch that fails stops the run before the next one is pulled.
+                    await self.normalizer.wait(future)
+                    _result(future, self.path)
+                await send.send(future)
 
     async def _raw_batches(self, data: object) -> AsyncIterator[object]:
         """The source's batches; its failures become errors naming the asset, path and batch."""
@@ -86,8 +116,10 @@ class _Producer:
             except StopAsyncIteration:
                 return
             except MadstreamError as exc:
+                await self._earlier_failure()
                 raise exc.at(asset=self.asset, path=self.path) from exc.__cause__
             except Exception as exc:
+                await self._earlier_failure()
                 raise ExtractError(
                     f"the extract function raised {type(exc).__name__}: {exc}",
                     asset=self.asset, path=self.path, batch=self.count + 1,
@@ -96,20 +128,39 @@ class _Producer:
             self.count += 1
             yield raw
 
-    async def _pages(self, raw: object) -> list[Page]:
-        if isinstance(raw, pa.RecordBatch):
-            return [Page(raw)] if raw.num_rows else []
-        try:
-            return await self.normalizer.run(_normalize, raw, self.asset, self.count, self.json_lines)
-        except MadstreamError as exc:
-            raise exc.at(path=self.path) from exc.__cause__
+    async def _earlier_failure(self) -> None:
+        """Raise the error of an earlier batch's normalization, if one failed: that batch came
+        first, so its error is the run's, as when each batch was normalized before the next."""
+        for future in self._pending:
+            await self.normalizer.wait(future)
+            if future.exception() is not None:
+                _result(future, self.path)
 
 
-async def _consume(receive: MemoryObjectReceiveStream[Page], writer: StageThread, write: Write) -> None:
+def _result(future: Future[list[Page]], path: str | None) -> list[Page]:
+    try:
+        return future.result()
+    except MadstreamError as exc:
+        raise exc.at(path=path) from exc.__cause__
+
+
+async def _consume(
+    receive: MemoryObjectReceiveStream[_Pending], normalizer: StageThread, writer: StageThread, write: Write, path: str | None,
+) -> None:
     async with receive:
-        async for page in receive:
-            await writer.run(write, page.batch, page.json)
+        async for item in receive:
+            if isinstance(item, Future):
+                await normalizer.wait(item)
+                item = _result(item, path)
+            for page in item:
+                await writer.run(write, page.batch, page.json)
 
 
-def _normalize(raw: object, asset: str, batch: int, json_lines: bool) -> list[Page]:
-    return normalize(raw, asset=asset, batch=batch, json_lines=json_lines)
+def _prepare(raw: object, asset: str, batch: int, json_lines: bool) -> Callable[[], list[Page]]:
+    return prepare(raw, asset=asset, batch=batch, json_lines=json_lines)
+
+
+def _finish(prepared: Future[Callable[[], list[Page]]]) -> list[Page]:
+    # The encode stage's queue is in the same order as this one's: this waits, off the GIL,
+    # only for the page it is about to finish.
+    return prepared.result()()

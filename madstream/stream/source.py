@@ -14,6 +14,7 @@ straight to the writer).
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol, runtime_checkable
@@ -23,6 +24,7 @@ import pyarrow as pa
 
 from ..base.types import STREAM_BATCH_ROWS
 from ..query.result import iter_reader, relation_reader
+from .fastpath import FastPath
 from .finish import ColumnNames
 from .normalize import SourceBatch
 
@@ -70,15 +72,24 @@ async def iter_raw_batches(data: object) -> AsyncIterator[Any]:
     """Every batch of ``data``, with Arrow sources and DuckDB relations streamed as Arrow batches.
 
     A finished record batch comes as it is; anything else as a :class:`SourceBatch` holding
-    the batch and the run's column names, for :func:`~.normalize.normalize`.
+    the batch, the run's column names and its fast path, for :func:`~.normalize.normalize`.
     """
-    names = ColumnNames()
+    names, fast = ColumnNames(), FastPath() if fast_path_enabled() else None
     async for item in yield_data_batches(data):
         async for batch in _expand(item):
             if isinstance(batch, pa.RecordBatch) and names.clean(batch.schema):
                 yield batch
             else:
-                yield SourceBatch(batch, names)
+                yield SourceBatch(batch, names, fast)
+
+
+def fast_path_enabled() -> bool:
+    """Whether dict pages may take the fast path (:mod:`.fastpath`): ``MADSTREAM_FAST_PATH=1``.
+
+    Off by default: it converts a page with ~1.3x the CPU of the direct path, which pays only
+    where a core is idle to parse on, and on the shared 2-core machine it was measured on it
+    was slower (benches/README.md)."""
+    return os.environ.get("MADSTREAM_FAST_PATH", "0").strip().lower() in ("1", "true", "yes", "on")
 
 
 async def _expand(item: Any) -> AsyncIterator[Any]:

@@ -55,12 +55,25 @@ class StageThread:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         # Like anyio.to_thread.run_sync: the caller's context variables go along, and a
         # cancelled caller still waits for the call to finish (the thread owns its files).
-        future = self._executor.submit(contextvars.copy_context().run, fn, *args)
+        future = self.submit(fn, *args)
         with anyio.CancelScope(shield=True):
-            if _on_asyncio():
-                return await asyncio.wrap_future(future)
-            await _completion(future)
+            await self.wait(future)
         return future.result()
 
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue ``fn(*args)`` behind the calls before it, with the caller's context; not awaited."""
+        return self._executor.submit(contextvars.copy_context().run, fn, *args)
+
+    async def wait(self, future: Future[Any]) -> None:
+        """Wait until ``future`` (from :meth:`submit`) is done, whatever its outcome."""
+        if _on_asyncio():
+            wrapped = asyncio.wrap_future(future)
+            await asyncio.wait([wrapped])
+            if not wrapped.cancelled():
+                wrapped.exception()  # marks it seen: the caller reads `future` itself
+        else:
+            await _completion(future)
+
     def close(self) -> None:
-        self._executor.shutdown(wait=False)
+        # Calls still queued belong to a run that is over (it failed): they are dropped.
+        self._executor.shutdown(wait=False, cancel_futures=True)
