@@ -264,8 +264,10 @@ def test_a_query_table_on_stdout_is_bounded(shop: str, capsys: pytest.CaptureFix
     many = ["--arg", "day=d1", "--arg", "pages=400"]  # 1,600 rows
     ok(capsys, "materialize", f"{shop}:orders", *many)
     lines = ok(capsys, "query", f"{shop}:orders", *many, "SELECT id ORDER BY id").splitlines()
-    assert len(lines) == 1 + 1_000 + 1 and lines[1].strip() == "0"
-    assert lines[-1] == "(1,600 rows, the first 1,000 shown — use --format csv or json, or --output, for all)"
+    assert len(lines) == 1 + 50 + 1 and lines[1].strip() == "0"
+    assert lines[-1] == "(1,600 rows, the first 50 shown — --limit N shows more; --format csv or json, or --output, give all)"
+    lines = ok(capsys, "query", f"{shop}:orders", *many, "SELECT id ORDER BY id", "--limit", "1000").splitlines()
+    assert len(lines) == 1 + 1_000 + 1 and lines[-1].startswith("(1,600 rows, the first 1,000 shown")
     assert len(ok(capsys, "query", f"{shop}:orders", *many, "SELECT id", "--format", "csv").splitlines()) == 1 + 1_600
     target = tmp_path / "all.txt"
     code, out, err = cli(capsys, "query", f"{shop}:orders", *many, "SELECT id", "--output", str(target))

@@ -241,3 +241,18 @@ async def test_a_result_path_that_is_a_folder_fails_before_anything_is_published
     assert calls == [] and not (storage_root / "k" / "x.parquet").exists()
     assert not (storage_root / "k" / "_artifacts").exists()
     assert await k.versions() == []
+
+
+async def test_a_cancelled_run_is_recorded_as_cancelled(storage_root: Path) -> None:
+    import anyio
+
+    @asset("cancel/out.parquet", name="cancelled")
+    async def slow():
+        yield [{"id": 1}]
+        await anyio.sleep(30)
+
+    with anyio.move_on_after(0.5):
+        await slow()
+    [record] = _records(storage_root)
+    assert record["status"] == "failed"
+    assert record["error"] == "CancelledError: the run was cancelled before it committed; the previous result is unchanged"

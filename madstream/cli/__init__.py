@@ -30,7 +30,7 @@ from ..base.errors import MadstreamError
 from ..run.observe import show_progress
 from .commands import cmd_materialize, cmd_query, cmd_vacuum, cmd_verify
 from .listing import cmd_ls, cmd_runs
-from .output import FORMATS, LIST_FORMATS
+from .output import FORMATS, LIST_FORMATS, TABLE_ROWS
 from .show import cmd_show
 from .target import CliError
 
@@ -92,6 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--output", metavar="FILE", help="write to this local file instead of stdout")
     query.add_argument(
         "--no-run", action="store_true", help="fail instead of running an asset that has no committed result",
+    )
+    query.add_argument(
+        "--limit", type=_positive, default=TABLE_ROWS, metavar="N",
+        help=f"rows a table on stdout shows (default {TABLE_ROWS}; the rest are counted; files and csv/json get all)",
     )
     query.set_defaults(handler=cmd_query)
 

@@ -71,7 +71,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         return await artifact.query(args.sql)
 
     result = anyio.run(query)
-    rows = write_result(result, _format(args.format, args.output), args.output)
+    rows = write_result(result, _format(args.format, args.output), args.output, limit=args.limit)
     if args.output is not None:
         print(f"{rows:,} {'row' if rows == 1 else 'rows'} → {args.output}", file=sys.stderr)
     return 0

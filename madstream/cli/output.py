@@ -21,7 +21,7 @@ from ..query.result import QueryResult
 from ..write.encode import csv_bytes, json_bytes
 from .target import CliError
 
-__all__ = ["FORMATS", "LIST_FORMATS", "format_duration", "plain_table", "write_listing", "write_result"]
+__all__ = ["FORMATS", "LIST_FORMATS", "TABLE_ROWS", "format_duration", "plain_table", "write_listing", "write_result"]
 
 FORMATS = ("table", "csv", "json", "parquet")
 #: Formats of the listings (``ls``, ``runs``): a table for people, JSON lines or CSV for programs.
@@ -29,7 +29,7 @@ LIST_FORMATS = ("table", "json", "csv")
 #: Rows per Arrow batch pulled from DuckDB while writing a result.
 _BATCH_ROWS = 65_536
 #: Rows a table on stdout shows at most (the rest are counted): a terminal is not a file.
-TABLE_ROWS = 1_000
+TABLE_ROWS = 50
 
 
 def _cell(value: Any) -> str:
@@ -94,13 +94,13 @@ def _csv_cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def write_result(result: QueryResult, fmt: str, output: str | None) -> int:
+def write_result(result: QueryResult, fmt: str, output: str | None, *, limit: int = TABLE_ROWS) -> int:
     """Write ``result`` in ``fmt`` to ``output`` (a local file) or stdout; returns the row count."""
     if fmt == "parquet" and output is None and sys.stdout.isatty():
         raise CliError("parquet is binary: give --output FILE or redirect stdout")
     reader = result.to_arrow_reader(_BATCH_ROWS)
     if fmt == "table":
-        return _write_table(reader, output)
+        return _write_table(reader, output, limit)
     if output is not None:
         with _opened(output, "wb") as handle:
             return _stream(reader, fmt, handle)
@@ -109,9 +109,9 @@ def write_result(result: QueryResult, fmt: str, output: str | None) -> int:
     return rows
 
 
-def _write_table(reader: pa.RecordBatchReader, output: str | None) -> int:
-    """An aligned table; on stdout at most ``TABLE_ROWS`` rows (the rest only counted), in a file all."""
-    limit = TABLE_ROWS if output is None else None
+def _write_table(reader: pa.RecordBatchReader, output: str | None, rows: int) -> int:
+    """An aligned table; on stdout at most ``rows`` rows (the rest only counted), in a file all."""
+    limit = rows if output is None else None
     kept: list[pa.RecordBatch] = []
     count = 0
     for batch in reader:
@@ -121,7 +121,7 @@ def _write_table(reader: pa.RecordBatchReader, output: str | None) -> int:
     table = pa.Table.from_batches(kept, schema=reader.schema)
     text = plain_table(table.column_names, zip(*(c.to_pylist() for c in table.columns)) if table.num_rows else [])
     if limit is not None and count > limit:
-        footer = f"({count:,} rows, the first {limit:,} shown — use --format csv or json, or --output, for all)"
+        footer = f"({count:,} rows, the first {limit:,} shown — --limit N shows more; --format csv or json, or --output, give all)"
     else:
         footer = f"({count:,} {'row' if count == 1 else 'rows'})"
     _emit_text(f"{text}\n{footer}\n", output)

@@ -262,7 +262,11 @@ async def _record_success(plan: RunPlan, run: RunRecord, version: Version, start
 
 async def _record_failure(plan: RunPlan, run: RunRecord, exc: BaseException, started: float) -> None:
     run.status = "failed"
-    run.error = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, anyio.get_cancelled_exc_class()):
+        # A cancellation carries no message: say what happened, and that nothing was committed.
+        run.error = f"{type(exc).__name__}: the run was cancelled before it committed; the previous result is unchanged"
+    else:
+        run.error = f"{type(exc).__name__}: {exc}" if str(exc) else f"{type(exc).__name__} (no message)"
     run.duration_miliseconds = int((time.perf_counter() - started) * 1000)
     try:
         await anyio.to_thread.run_sync(run.persist_sync, plan.store)
