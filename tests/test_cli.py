@@ -59,6 +59,11 @@ def slow(batches: int = 8):
 
 
 
+@asset("many/m.parquet|csv|json", name="many")
+def many():
+    return [{"a": 1}]
+
+
 @asset("odd/odd.parquet", name="odd")
 def odd():
     return [{"id": 1, "tags": ["a", "b"], "x": float("nan"), "y": float("-inf"), "s": {"k": 1}}]
@@ -146,6 +151,11 @@ def test_csv_and_json_keep_nested_values_nan_and_infinities(project: Path) -> No
     assert line == '{"id":1,"tags":["a","b"],"x":NaN,"y":-Infinity,"s":{"k":1}}'
     empty = ok(madstream(project, "query", "shop:odd", "SELECT id WHERE false", "--format", "csv"))
     assert empty == "id\n"  # no rows: still the header
+
+
+def test_the_summary_names_every_result_file(project: Path) -> None:
+    line = ok(madstream(project, "materialize", "shop:many")).strip()
+    assert line.startswith("many: 1 row in 1 batch, ") and line.endswith(" → many/m.parquet|csv|json")
 
 
 def test_an_output_file_that_cannot_be_written_is_one_clear_line(project: Path, tmp_path: Path) -> None:

@@ -47,7 +47,9 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         return 0
     changes = schema_changes(anyio.run(asset.versions)).get(run.id or "", [])
     # The run's own time comes from its record; with --prefect, the flow's start-up is said apart.
-    print(summary(run, artifact.path, elapsed, around="Prefect" if args.prefect else None, schema_changes=changes))
+    # Every result the run wrote: `x.parquet|csv` names both files.
+    shown = asset.path if "|" in asset.path else artifact.path
+    print(summary(run, shown, elapsed, around="Prefect" if args.prefect else None, schema_changes=changes))
     return 0
 
 
