@@ -53,6 +53,8 @@ async def test_an_append_with_no_rows_adds_nothing(backend: Backend) -> None:
 
 @pytest.mark.parametrize("ext", ["parquet", "json", "csv"])
 async def test_appends_widen_the_schema_losslessly(backend: Backend, ext: str) -> None:
+    if backend.name in ("sftp", "s3") and ext != "parquet":
+        pytest.skip("each format runs on local and memory; remote backends run parquet (the storage steps are the same)")
     events = _appender(f"wide_{ext}", f"app/wide.{ext}")
     await events([{"id": 1, "day": "2024-01-02"}])
     await events([{"id": "A-2", "day": "2024-01-03", "extra": 2.5}])

@@ -34,6 +34,8 @@ def _customers(ext: str = "parquet", **options: Any):  # type: ignore[no-untyped
 
 @pytest.mark.parametrize("ext", ["parquet", "json", "csv"])
 async def test_a_merge_replaces_rows_by_key_and_adds_new_keys(backend: Backend, ext: str) -> None:
+    if backend.name in ("sftp", "s3") and ext != "parquet":
+        pytest.skip("each format runs on local and memory; remote backends run parquet (the storage steps are the same)")
     customers = _customers(ext)
     await customers([{"id": i, "name": f"c{i}", "tier": "basic"} for i in range(5)])
     await customers([{"id": 1, "name": "c1", "tier": "gold"}, {"id": 7, "name": "c7", "tier": "basic"}])

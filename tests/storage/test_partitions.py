@@ -25,6 +25,8 @@ AWKWARD = ["eu", "a/b c", None, "NULL", "%", "", "__HIVE_DEFAULT_PARTITION__", "
 
 @pytest.mark.parametrize("ext", ["parquet", "json", "csv"])
 async def test_rows_land_in_their_partition_and_read_back_with_their_types(backend: Backend, ext: str) -> None:
+    if backend.name in ("sftp", "s3") and ext != "parquet":
+        pytest.skip("each format runs on local and memory; remote backends run parquet (the storage steps are the same)")
     @asset(f"sales/orders.{ext}", name=f"orders_{ext}", partition_by=["day"])
     async def orders():
         for page in range(3):
