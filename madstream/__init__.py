@@ -25,6 +25,7 @@ from .api.storage import Storage
 from .base.errors import (
     ArgumentError,
     BatchError,
+    ConflictError,
     DefinitionError,
     ExtractError,
     MadstreamError,
@@ -49,6 +50,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ArgumentError",
     "BatchError",
+    "ConflictError",
     "DataArtifact",
     "DataArtifactCollector",
     "DataArtifactQuery",

@@ -11,6 +11,7 @@
      ├── BatchError                     a batch cannot become a table (unsupported type, bad rows)
      ├── SchemaError                    batches cannot be reconciled into one schema
      ├── QueryError                     DuckDB rejected a query over an asset or artifact
+     ├── ConflictError                  another writer committed a change this one contradicts
      └── StorageError                   the filesystem failed
           ├── TransientStorageError     a retry may fix it (timeouts, resets)
           └── PermanentStorageError     a retry will not (auth, missing bucket, permissions)
@@ -27,6 +28,7 @@ from typing import Any
 __all__ = [
     "ArgumentError",
     "BatchError",
+    "ConflictError",
     "DefinitionError",
     "ExtractError",
     "MadstreamError",
@@ -129,6 +131,10 @@ class SchemaError(MadstreamError):
 
 class QueryError(MadstreamError):
     """DuckDB rejected a query over an asset or artifact."""
+
+
+class ConflictError(MadstreamError):
+    """Another writer committed, meanwhile, a merge of some of the same keys: nothing was committed."""
 
 
 class StorageError(MadstreamError):

@@ -84,8 +84,10 @@ class Version(BaseModel):
     #: ``replace``: ``results`` are this run's files. ``append``: ``results`` are every part of the
     #: dataset so far (the previous version's and this run's); ``rows`` counts them all.
     write_mode: str = "replace"
-    #: A merged dataset's primary key columns.
+    #: A merged dataset's primary key columns, and the files holding the rows this version merged
+    #: (a concurrent merge of the same keys conflicts with them).
     primary_key: list[str] = Field(default_factory=list)
+    merged_files: list[str] = Field(default_factory=list)
     #: The partition columns: ``results`` are files under ``<column>=<value>/`` folders.
     partition_by: list[str] = Field(default_factory=list)
     #: State committed with the rows, e.g. an incremental cursor's high-water mark.

@@ -167,10 +167,13 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
     if plan.schema_contract != "evolve":
         newest = await anyio.to_thread.run_sync(dataset.latest)  # the dataset's schema, whoever wrote it
         baseline = newest.columns if newest is not None else None
+    started = 0
+    if plan.write_mode == "merge":  # what others commit after this moment may conflict with this merge
+        started = (await anyio.to_thread.run_sync(dataset.numbers) or [0])[-1]
     folder = RunFolder(dataset, run.id)
     segments = Segments(
         plan, run, dataset, folder, plan.fragment_dir(run.runtime), cursor=cursor, baseline=baseline,
-        checkpoints=Checkpoints(plan.checkpoint_rows, plan.checkpoint_bytes),
+        checkpoints=Checkpoints(plan.checkpoint_rows, plan.checkpoint_bytes), started=started,
     )
     write = contracted(segments.write, plan.schema_contract, baseline)
     write = watch_writes(write, callbacks) if callbacks else write

@@ -17,13 +17,13 @@ go through DuckDB on a private connection (the storage's files, local or remote)
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
-from ..base.errors import SchemaError
+from ..base.errors import ConflictError, SchemaError
 from ..commit.appends import appended
 from ..commit.versions import FileEntry, Version
 from ..query.options import sql_identifier
@@ -109,6 +109,23 @@ class Merger:
         finally:
             con.close()
 
+    def shares_keys(self, theirs: list[FileEntry], ours: list[FileEntry]) -> bool:
+        """Whether any key of the files ``theirs`` is also in ``ours`` (ranges first, then the keys)."""
+        ranges = ranges_of([*theirs, *ours])
+        theirs = [e for e in theirs if self._may_hold(ranges.get(e.file), [ranges.get(o.file) for o in ours])]
+        if not theirs or not ours:
+            return False
+        con = self._connect()
+        try:
+            keys = ", ".join(sql_identifier(k) for k in self.keys)
+            found = con.sql(
+                f"SELECT 1 FROM (SELECT {keys} FROM {self._union(con, theirs)}) "
+                f"WHERE ({keys}) IN (SELECT ({keys}) FROM {self._union(con, ours)}) LIMIT 1"
+            ).fetchall()
+            return bool(found)
+        finally:
+            con.close()
+
     def key_range(self, entry: FileEntry) -> KeyRange | None:
         """The smallest and largest key of one file, ordered as tuples compare (``None``: no keyed row)."""
         con = self._connect()
@@ -186,12 +203,30 @@ def ranges_of(entries: list[FileEntry]) -> dict[str, KeyRange]:
     return {e.file: KeyRange(tuple(e.key_range[0]), tuple(e.key_range[1])) for e in entries if e.key_range}
 
 
-def merged_version(draft: Version, newest: Version | None, merger: Merger, parts: list[FileEntry]) -> Version:
-    """``draft`` as the version after ``newest``: its files with the run's keys replaced, and the run's parts."""
+def merged_version(
+    draft: Version, newest: Version | None, merger: Merger, parts: list[FileEntry],
+    since: Callable[[Version], list[Version]] | None = None,
+) -> Version:
+    """``draft`` as the version after ``newest``: its files with the run's keys replaced, and the run's parts.
+
+    ``since(newest)`` lists the versions other writers committed after this run started; a merge
+    among them that touched one of the run's keys is a true conflict (:class:`ConflictError`):
+    the later of two concurrent merges of one key must not silently win.
+    """
+    for other in since(newest) if since is not None and newest is not None else []:
+        if other.write_mode == "merge" and other.run_id != draft.run_id:
+            merged = set(other.merged_files)
+            theirs = [e for e in other.results if e.file in merged]
+            if merger.shares_keys(theirs, parts):
+                raise ConflictError(
+                    f"version {other.version} (run {other.run_id}) merged some of the same keys while this run was writing; "
+                    "nothing was committed",
+                    hint="run the merge again: it starts from the newest version (or merge disjoint keys at once)",
+                )
     base = newest.results if newest is not None and newest.write_mode in ("append", "merge") else []
     kept = merger.merge(base, parts, ranges_of([*base, *parts]))
     results = [*kept, *parts]
     # Columns, detected types and state follow an append's rules; the files are the merge's.
     return appended(draft.model_copy(update={"results": parts}), newest).model_copy(
-        update={"results": results, "rows": sum(e.rows or 0 for e in results)},
+        update={"results": results, "rows": sum(e.rows or 0 for e in results), "merged_files": [p.file for p in parts]},
     )

@@ -47,7 +47,7 @@ class Segments:
     def __init__(
         self, plan: RunPlan, run: RunRecord, dataset: Dataset, folder: RunFolder, fragment_dir: str, *,
         cursor: tuple[CursorTracker, Any] | None = None, baseline: dict[str, str] | None = None,
-        checkpoints: Checkpoints = Checkpoints(),
+        checkpoints: Checkpoints = Checkpoints(), started: int = 0,
     ) -> None:
         assert run.id is not None
         self.plan, self.run, self.dataset, self.folder = plan, run, dataset, folder
@@ -61,6 +61,8 @@ class Segments:
         self._fragments: list[FileEntry] = []
         self._rows = self._bytes = 0
         self.writer = RunWriter(plan.store, folder, self._layout())
+        #: The newest version when the run started: a merge checks what others committed after it.
+        self.started = started
 
     @property
     def json_lines(self) -> bool:
@@ -96,12 +98,18 @@ class Segments:
             draft.state["cursor"] = {"column": tracker.spec.cursor_path, "last_value": encode_value(mark)}
         rebase: Callable[[Version | None], Version] | None = (lambda newest: appended(draft, newest)) if plan.appends else None
         if plan.write_mode == "merge":
-            rebase = merging(plan, self.run.id or "", self.folder, draft, self.segment)
+            rebase = merging(plan, self.run.id or "", self.folder, draft, self.segment, self._since)
         crash_point("committing")
         version = self.dataset.commit(draft, rebase)
         crash_point("committed")
         self.committed.append(version)
         return version
+
+    def _since(self, newest: Version) -> list[Version]:
+        """Versions other writers committed after this run started, up to ``newest``."""
+        mine = {v.version for v in self.committed}
+        return [v for n in self.dataset.numbers() if self.started < n <= newest.version and n not in mine
+                if (v := self.dataset.read(n)) is not None]
 
     def finish(self) -> Version:
         """Commit the last segment (blocking); one left empty by a checkpoint is not a version."""
@@ -161,7 +169,10 @@ def draft_version(plan: RunPlan, run: RunRecord, stats: WriteStats, fragment_dir
     )
 
 
-def merging(plan: RunPlan, run_id: str, folder: RunFolder, draft: Version, segment: int = 0) -> Callable[[Version | None], Version]:
+def merging(
+    plan: RunPlan, run_id: str, folder: RunFolder, draft: Version, segment: int = 0,
+    since: Callable[[Version], list[Version]] | None = None,
+) -> Callable[[Version | None], Version]:
     """Prepare a merge (blocking): the run's own duplicate keys resolved, each part's key range
     recorded; returns the rebase that merges the parts into whichever version is newest."""
     base = posixpath.splitext(plan.results[0])[0]
@@ -179,4 +190,4 @@ def merging(plan: RunPlan, run_id: str, folder: RunFolder, draft: Version, segme
         parts.append(part.model_copy(update={"key_range": [list(found.low), list(found.high)]}) if found else part)
     draft.results = parts
     draft.primary_key = list(plan.primary_key)
-    return lambda newest: merged_version(draft, newest, merger, parts)
+    return lambda newest: merged_version(draft, newest, merger, parts, since)
