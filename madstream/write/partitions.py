@@ -100,23 +100,21 @@ def split(batch: pa.RecordBatch, columns: Sequence[str]) -> list[tuple[str, pa.R
     assert ids is not None
     keep = [n for n in batch.schema.names if n not in columns]
     data = batch.select(keep)
-    groups: list[tuple[int, pa.RecordBatch]]
+    order_groups: list[tuple[int, np.ndarray | None]]
     if len(ids) and (ids == ids[0]).all():  # the common case: a page of one partition
-        groups = [(int(ids[0]), data)]
+        order_groups = [(int(ids[0]), None)]
     else:
-        # One gather of the whole batch in partition order, then zero-copy slices per partition
-        # (a gather per partition would copy every nested column once per partition).
         order = np.argsort(ids, kind="stable")
-        found, starts = np.unique(ids[order], return_index=True)
-        ordered = data.take(pa.array(order))
+        groups, starts = np.unique(ids[order], return_index=True)
         bounds = [*starts.tolist(), len(order)]
-        groups = [(int(g), ordered.slice(bounds[i], bounds[i + 1] - bounds[i])) for i, g in enumerate(found.tolist())]
+        order_groups = [(int(g), order[bounds[i]:bounds[i + 1]]) for i, g in enumerate(groups.tolist())]
     pieces = []
-    for group, piece in groups:
+    for group, rows in order_groups:
         values = []
         for dictionary in reversed(dictionaries):
             group, index = divmod(group, len(dictionary))
             values.append(dictionary[index])
+        piece = data if rows is None else data.take(pa.array(rows))
         pieces.append((partition_dir(columns, values[::-1]), piece))
     return pieces
 
