@@ -18,7 +18,7 @@ import orjson
 import pyarrow as pa
 
 from ..query.result import QueryResult
-from ..write.encode import csv_bytes, json_bytes
+from ..write.encode import csv_bytes, finite, json_bytes
 from .target import CliError
 
 __all__ = ["FORMATS", "LIST_FORMATS", "TABLE_ROWS", "format_duration", "plain_table", "write_listing", "write_result"]
@@ -148,25 +148,12 @@ def _stream(reader: pa.RecordBatchReader, fmt: str, handle: IO[bytes]) -> int:
         for batch in reader:
             if not batch.num_rows:
                 continue
-            if _all_finite(batch):
+            if all(finite(c) for c in batch.columns):
                 handle.write(b"".join(orjson.dumps(r, default=str) + b"\n" for r in batch.to_pylist()))
             else:  # madstream's own JSON lines: NaN and ±infinity as NaN / Infinity tokens, not null
                 handle.write(json_bytes(batch))
             rows += batch.num_rows
     return rows
-
-
-def _all_finite(batch: pa.RecordBatch) -> bool:
-    """Whether no top-level float column holds NaN or an infinity (nested ones go the exact way too)."""
-    import pyarrow.compute as pc
-
-    for column in batch.columns:
-        if pa.types.is_floating(column.type):
-            if column.null_count < len(column) and not pc.all(pc.is_finite(column)).as_py():
-                return False
-        elif pa.types.is_nested(column.type):
-            return False
-    return True
 
 
 def _emit_text(text: str, output: str | None) -> None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # polars is imported where first used: a parquet-only run never needs it, and
 # importing madstream stays cheap (~0.1 s and 25 MiB of RSS).
 
-__all__ = ["csv_bytes", "json_bytes"]
+__all__ = ["csv_bytes", "finite", "json_bytes"]
 
 
 def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -54,7 +54,7 @@ def json_bytes(batch: pa.RecordBatch) -> bytes:
         return arrow_json_lines(_plain(batch))
     except (Unsupported, pa.ArrowException):
         pass
-    if not all(_finite(c) for c in batch.columns):  # polars would write them as null
+    if not all(finite(c) for c in batch.columns):  # polars would write them as null
         return _json_bytes_slow(batch)
     import polars as pl
 
@@ -75,7 +75,7 @@ def _json_bytes_slow(batch: pa.RecordBatch) -> bytes:
     for batches with NaN or infinities next to a type the Arrow kernels do not write."""
     opts = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
     rows = batch.to_pylist()
-    if not all(_finite(c) for c in batch.columns):
+    if not all(finite(c) for c in batch.columns):
         rows = [_tokens(row) for row in rows]
     return b"".join(orjson.dumps(row, default=_default, option=opts) + b"\n" for row in rows)
 
@@ -94,7 +94,7 @@ def _tokens(value: Any) -> Any:
     return value
 
 
-def _finite(arr: pa.Array) -> bool:
+def finite(arr: pa.Array) -> bool:
     """Whether every float in ``arr``, nested ones too, is finite (or null)."""
     t = arr.type
     if pa.types.is_floating(t):
@@ -102,11 +102,11 @@ def _finite(arr: pa.Array) -> bool:
 
         return pc.all(pc.is_finite(arr)).as_py() is not False
     if pa.types.is_dictionary(t):
-        return _finite(arr.dictionary)
+        return finite(arr.dictionary)
     if pa.types.is_struct(t):
-        return all(_finite(c) for c in arr.flatten())
+        return all(finite(c) for c in arr.flatten())
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_map(t):
-        return _finite(arr.values)
+        return finite(arr.values)
     return True
 
 
@@ -144,7 +144,7 @@ def csv_bytes(batch: pa.RecordBatch, *, header: bool) -> bytes:
     # polars writes a NaN or infinity inside a nested value as null: such columns become their
     # JSON text here, from Arrow, with the tokens DuckDB reads back.
     texts = {
-        i: _nested_text(c) for i, c in enumerate(batch.columns) if pa.types.is_nested(c.type) and not _finite(c)
+        i: _nested_text(c) for i, c in enumerate(batch.columns) if pa.types.is_nested(c.type) and not finite(c)
     }
     if any(t is not None for t in texts.values()):
         columns = [c if texts.get(i) is None else texts[i] for i, c in enumerate(batch.columns)]
