@@ -255,7 +255,7 @@ def result_artifact(
                             asset=version.asset_name, storage=store, version=version.version)
     first = version.results[0]
     path, parts = first.path, None
-    if version.write_mode in ("append", "merge") or version.partition_by:
+    if version.accumulates or version.partition_by:
         path = result
         ext = posixpath.splitext(path)[1]
         parts = [e for e in version.results if posixpath.splitext(e.path)[1] == ext]

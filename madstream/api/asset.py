@@ -427,7 +427,9 @@ def asset(
         write_mode: ``"replace"`` (default: each run's result replaces the last), ``"append"``
             (each run adds its rows as a new part; every version lists all parts so far) or
             ``"merge"`` (with ``primary_key``: rows replace those with the same key, new keys
-            are added; only files holding a replaced key are rewritten).
+            are added; only files holding a replaced key are rewritten) or
+            ``"overwrite_partitions"`` (with ``partition_by``: a run's rows replace every row of
+            the partitions they fall in; other partitions stay).
         primary_key: the key column(s) of a merge; duplicates within one run: the last row wins.
         checkpoint_every: an append or merge commits its progress every this many rows (an int)
             or Arrow bytes (``"256MB"``): a crash loses only what came after the last checkpoint,

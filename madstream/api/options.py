@@ -13,7 +13,7 @@ from .paths import result_types
 __all__ = ["WRITE_MODES", "check_dataset_options", "checkpoint_size"]
 
 #: How a run's rows reach the dataset.
-WRITE_MODES = ("replace", "append", "merge")
+WRITE_MODES = ("replace", "append", "merge", "overwrite_partitions")
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
 
 
@@ -25,8 +25,14 @@ def check_dataset_options(
     if write_mode not in WRITE_MODES:
         raise DefinitionError(
             f"write_mode `{write_mode}` is not supported", asset=name,
-            hint="use 'replace' (each run replaces the result), 'append' (each run adds its rows) "
-                 "or 'merge' (with primary_key: rows replace those with the same key)",
+            hint="use 'replace' (each run replaces the result), 'append' (each run adds its rows), "
+                 "'merge' (with primary_key: rows replace those with the same key) or 'overwrite_partitions' "
+                 "(with partition_by: a run's rows replace the partitions they fall in)",
+        )
+    if write_mode == "overwrite_partitions" and not partition_by:
+        raise DefinitionError(
+            "write_mode='overwrite_partitions' needs partition_by", asset=name,
+            hint='@asset(..., partition_by=["day"], write_mode="overwrite_partitions")',
         )
     if (write_mode == "merge") != bool(primary_key):
         raise DefinitionError(
@@ -50,10 +56,10 @@ def check_dataset_options(
         )
     if not isinstance(max_open_files, int) or max_open_files < 1:
         raise DefinitionError(f"max_open_files must be a positive number, not {max_open_files!r}", asset=name)
-    if checkpoint_every is not None and write_mode == "replace":
+    if checkpoint_every is not None and write_mode in ("replace", "overwrite_partitions"):
         raise DefinitionError(
             "checkpoint_every needs write_mode='append' or 'merge'", asset=name,
-            hint="a replaced result is all or nothing; an appended or merged one can commit as it goes",
+            hint="a replaced result or partition is all or nothing; an appended or merged one can commit as it goes",
         )
     if schema_contract not in CONTRACTS:
         raise DefinitionError(

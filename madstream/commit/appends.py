@@ -34,7 +34,7 @@ def widest(old: str, new: str) -> str:
 
 def appended(draft: Version, newest: Version | None) -> Version:
     """``draft`` (one run's own parts) as the version after ``newest``: all parts, all rows."""
-    if newest is None or newest.write_mode not in ("append", "merge"):
+    if newest is None or not newest.accumulates:
         return draft  # the first part (a replaced dataset's files are not carried over)
     columns = dict(newest.columns)
     for name, kind in draft.columns.items():

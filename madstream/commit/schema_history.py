@@ -58,7 +58,7 @@ def schema_changes(versions: Iterable[Version]) -> dict[str, list[str]]:
 
 def _chain(version: Version) -> str:
     """Which versions follow one another: a configuration's, or every version of an appended dataset."""
-    return "" if version.write_mode in ("append", "merge") else version.asset_id
+    return "" if version.accumulates else version.asset_id
 
 
 @dataclass(frozen=True)

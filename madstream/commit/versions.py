@@ -35,9 +35,13 @@ from ..storage.store import FileStore
 from .catalog import metadata_root
 from .staging import scratch_name
 
-__all__ = ["Dataset", "FileEntry", "Version", "verify"]
+__all__ = ["ACCUMULATING", "Dataset", "FileEntry", "Version", "verify"]
 
 log = logging.getLogger("madstream")
+
+#: Write modes whose every version holds the whole dataset, built on the version before it
+#: (whichever configuration wrote that), in parts of a folder.
+ACCUMULATING = ("append", "merge", "overwrite_partitions")
 
 _VERSION_FILE = re.compile(r"^v(\d{10})\.json$")
 
@@ -83,6 +87,8 @@ class Version(BaseModel):
     text_types: dict[str, str] = Field(default_factory=dict)
     #: ``replace``: ``results`` are this run's files. ``append``: ``results`` are every part of the
     #: dataset so far (the previous version's and this run's); ``rows`` counts them all.
+    #: ``overwrite_partitions``: the previous version's parts but those of the partitions this
+    #: run wrote, and this run's.
     write_mode: str = "replace"
     #: A merged dataset's primary key columns, and the files holding the rows this version merged
     #: (a concurrent merge of the same keys conflicts with them).
@@ -92,6 +98,11 @@ class Version(BaseModel):
     partition_by: list[str] = Field(default_factory=list)
     #: State committed with the rows, e.g. an incremental cursor's high-water mark.
     state: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def accumulates(self) -> bool:
+        """Whether this version holds the parts of the versions before it (see ``ACCUMULATING``)."""
+        return self.write_mode in ACCUMULATING
 
     def runs_referenced(self) -> set[str]:
         """The run folders holding this version's files (an appended version spans many)."""

@@ -85,7 +85,7 @@ def _show(dataset: Dataset, version: Version) -> None:
             list(pool.map(put, version.fragments))
             crash_point("refreshing")
             list(pool.map(put, version.results))
-    if version.write_mode in ("append", "merge") or version.partition_by:
+    if version.accumulates or version.partition_by:
         # The dataset's folder shows exactly this version's files: a replaced partitioned result's
         # earlier files, and parts retention removed, go.
         keep = {entry.path for entry in version.results}

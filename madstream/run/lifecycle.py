@@ -168,7 +168,7 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
         newest = await anyio.to_thread.run_sync(dataset.latest)  # the dataset's schema, whoever wrote it
         baseline = newest.columns if newest is not None else None
     started = 0
-    if plan.write_mode == "merge":  # what others commit after this moment may conflict with this merge
+    if plan.write_mode in ("merge", "overwrite_partitions"):  # what others commit from now may conflict
         started = (await anyio.to_thread.run_sync(dataset.numbers) or [0])[-1]
     folder = RunFolder(dataset, run.id)
     segments = Segments(

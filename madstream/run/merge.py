@@ -223,7 +223,7 @@ def merged_version(
                     "nothing was committed",
                     hint="run the merge again: it starts from the newest version (or merge disjoint keys at once)",
                 )
-    base = newest.results if newest is not None and newest.write_mode in ("append", "merge") else []
+    base = newest.results if newest is not None and newest.accumulates else []
     kept = merger.merge(base, parts, ranges_of([*base, *parts]))
     results = [*kept, *parts]
     # Columns, detected types and state follow an append's rules; the files are the merge's.

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..commit.versions import ACCUMULATING
 from ..storage.store import FileStore
 from .incremental import Incremental
 
@@ -73,7 +74,7 @@ class RunPlan:
     def appends(self) -> bool:
         """Whether each run adds to the dataset (appends, or merges by key): every version holds
         the whole dataset, in parts of a folder."""
-        return self.write_mode in ("append", "merge")
+        return self.write_mode in ACCUMULATING
 
     @property
     def in_folder(self) -> bool:

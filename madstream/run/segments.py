@@ -28,6 +28,7 @@ from ..write.writer import Layout, RunWriter, WriteStats
 from .contract import check_frozen
 from .incremental import CursorTracker, encode_value
 from .merge import Merger, merged_version
+from .overwrite import changed_partitions, overwritten_version
 from .plan import RunPlan, part_path
 
 __all__ = ["Checkpoints", "Segments"]
@@ -99,6 +100,8 @@ class Segments:
         rebase: Callable[[Version | None], Version] | None = (lambda newest: appended(draft, newest)) if plan.appends else None
         if plan.write_mode == "merge":
             rebase = merging(plan, self.run.id or "", self.folder, draft, self.segment, self._since)
+        elif plan.write_mode == "overwrite_partitions":
+            rebase = lambda newest: overwritten_version(draft, newest, self._changes)  # noqa: E731
         crash_point("committing")
         version = self.dataset.commit(draft, rebase)
         crash_point("committed")
@@ -110,6 +113,16 @@ class Segments:
         mine = {v.version for v in self.committed}
         return [v for n in self.dataset.numbers() if self.started < n <= newest.version and n not in mine
                 if (v := self.dataset.read(n)) is not None]
+
+    def _changes(self, newest: Version) -> list[tuple[Version, set[str]]]:
+        """Versions other writers committed after this run started, each with the partitions it changed."""
+        # Retention may have removed the start's version meanwhile: then every file counts as changed.
+        before = self.dataset.read(self.started) if self.started in self.dataset.numbers() else None
+        out = []
+        for other in self._since(newest):
+            out.append((other, changed_partitions(before, other)))
+            before = other
+        return out
 
     def finish(self) -> Version:
         """Commit the last segment (blocking); one left empty by a checkpoint is not a version."""
