@@ -77,14 +77,19 @@ async def test_a_query_on_a_partition_column_reads_only_that_partition(backend: 
 
 
 async def test_few_open_files_still_write_every_row(backend: Backend) -> None:
+    import pyarrow as pa
+
+    size = 70_000  # above the rows gathered before one split: each page is split on its own
+
     @asset("lru/rows.parquet", name="lru", partition_by=["k"], max_open_files=2)
     async def rows():
-        for page in range(4):
-            yield [{"k": k, "page": page} for k in range(5)]  # every page touches all 5 partitions
+        for page in range(3):  # every page touches all 5 partitions
+            ids = pa.array(range(size), pa.int64())
+            yield pa.table({"k": pa.compute.remainder(ids, 5), "page": pa.array([page] * size, pa.int64()), "i": ids})
 
     await rows()
-    result = await rows.query("SELECT k, count(*), count(DISTINCT page) GROUP BY k ORDER BY k")
-    assert result.fetchall() == [(k, 4, 4) for k in range(5)]
+    result = await rows.query("SELECT k, count(*), count(DISTINCT page), count(DISTINCT i) GROUP BY k ORDER BY k")
+    assert result.fetchall() == [(k, 3 * size // 5, 3, size // 5) for k in range(5)]
     fs = await get_fs()
     assert len(fs.glob("lru/rows/k=0/part-*")) > 1  # the partition continued in new files
 
