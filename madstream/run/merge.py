@@ -27,11 +27,14 @@ from ..base.errors import ConflictError, SchemaError
 from ..commit.appends import appended
 from ..commit.versions import FileEntry, Version
 from ..query.options import sql_identifier
-from ..query.scan import scan_sql
+from ..query.scan import location, scan_sql
 from ..storage.store import FileStore
 from ..write.sinks import filetype_of, open_sink
 
 __all__ = ["KeyRange", "Merger", "merged_version"]
+
+#: The column naming each row's file in a scan of many files (not a name a user's column takes).
+_FILE_COLUMN = "__madstream_file"
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,7 @@ class Merger:
         try:
             keys = ", ".join(sql_identifier(k) for k in self.keys)
             con.sql(f"CREATE TEMP TABLE __run_keys AS SELECT DISTINCT {keys} FROM {self._union(con, parts)}")
-            hit: set[str] = set()
-            for entry in candidates:
-                found = con.sql(
-                    f"SELECT 1 FROM {self._scan(con, entry)} WHERE ({keys}) IN (SELECT ({keys}) FROM __run_keys) LIMIT 1"
-                ).fetchall()
-                if found:
-                    hit.add(entry.file)
+            hit = self._holding(con, candidates)
             out = []
             for entry in newest:
                 if entry.file not in hit:
@@ -150,6 +147,28 @@ class Merger:
             return any(not (found.high < r.low or found.low > r.high) for r in run if r is not None)
         except TypeError:  # keys of different types across versions (a widened column): look inside
             return True
+
+    def _holding(self, con: Any, candidates: list[FileEntry]) -> set[str]:
+        """Which of ``candidates`` hold a key of ``__run_keys``: one scan of their key columns per
+        file type and column set (not a query per file: a dataset has thousands)."""
+        keys = ", ".join(sql_identifier(k) for k in self.keys)
+        groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[FileEntry]] = {}
+        for entry in candidates:
+            groups.setdefault((filetype_of(entry.path), tuple((entry.columns or {}).items())), []).append(entry)
+        hit: set[str] = set()
+        for (filetype, columns), entries in groups.items():
+            named = {location(self.store, e.file, con): e.file for e in entries}
+            scan = scan_sql(self.store, [e.file for e in entries], filetype, {"filename": _FILE_COLUMN},
+                            dict(columns) or None, con=con, union_by_name=filetype == "parquet")
+            found = con.sql(
+                f"SELECT DISTINCT {_FILE_COLUMN} FROM {scan} WHERE ({keys}) IN (SELECT ({keys}) FROM __run_keys)"
+            ).fetchall()
+            names = {row[0] for row in found}
+            if names - named.keys():  # a name DuckDB spelled otherwise: every file of the group is rewritten
+                hit.update(named.values())
+            else:
+                hit.update(named[name] for name in names)
+        return hit
 
     def _connect(self) -> Any:
         import duckdb
