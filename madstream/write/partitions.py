@@ -10,10 +10,10 @@ Batches are gathered up to :data:`SPLIT_ROWS` rows before they are split: a page
 over 30 partitions would otherwise be cut into pieces of ~170 rows, and the per-piece costs (a
 take of every nested column, a chunk more for the parquet encoder to walk) outweigh the rows.
 
-Memory and handles stay bounded whatever the number of partitions: at most ``max_open_files``
-files are open (the least recently written is closed, and its partition continues in a new
-file), and parquet row groups held across all open files never pass :data:`BUFFER_BYTES` (the
-largest is written early), the same budget a plain result's row group has.
+Memory and handles stay bounded whatever the number of partitions: rows held across all
+partitions never pass :data:`BUFFER_BYTES` (the largest holding is written early), the same
+budget a plain result's row group has, and at most ``max_open_files`` files are open (the least
+recently written is closed, and its partition continues in a new file).
 
 Values are written into folder names reversibly: every character other than ``A-Z a-z 0-9 _ . -``
 is percent-encoded (``a/b`` → ``a%2Fb``), so is the first character of a value that reads as a
@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from ..base.errors import BatchError
 from ..storage.store import FileStore
-from .sinks import ParquetSink, Sink, open_sink
+from .sinks import ROW_GROUP_BYTES, ROW_GROUP_ROWS, ParquetSink, Sink, open_sink
 from .typenames import duckdb_types
 
 __all__ = ["BUFFER_BYTES", "MAX_OPEN_FILES", "NULL_PARTITION", "PartitionedResult", "partition_dir", "split"]
@@ -155,8 +155,23 @@ class PartitionFile:
 
 
 @dataclass
+class _Held:
+    """A partition's rows not yet in a file: written as one row group (or run of lines) at once."""
+
+    pieces: list[pa.RecordBatch] = field(default_factory=list)
+    rows: int = 0
+    bytes: int = 0
+
+
+@dataclass
 class PartitionedResult:
-    """The files of one partitioned result of a run (the writer's thread calls it)."""
+    """The files of one partitioned result of a run (the writer's thread calls it).
+
+    Each partition's rows are held apart from its file, so the bound on held bytes and the bound
+    on open files are independent: with more partitions than ``max_open_files``, a partition's
+    file is opened only when its rows are written out (a row group's worth, or the largest
+    holding when all of them pass :data:`BUFFER_BYTES`), not for every piece of every batch.
+    """
 
     store: FileStore
     staging: Any
@@ -170,6 +185,8 @@ class PartitionedResult:
     _pending: list[pa.RecordBatch] = field(default_factory=list)
     _pending_rows: int = 0
     _pending_bytes: int = 0
+    _held: dict[str, _Held] = field(default_factory=dict)
+    _held_bytes: int = 0
 
     def write(self, batch: pa.RecordBatch) -> int:
         """Take ``batch``'s rows for their partitions; returns the bytes of files closed meanwhile."""
@@ -181,28 +198,11 @@ class PartitionedResult:
             return self._route()
         return 0
 
-    def _route(self) -> int:
-        """Split the gathered batches (one schema) at once and write each piece to its partition."""
-        if not self._pending:
-            return 0
-        pending, self._pending, self._pending_rows, self._pending_bytes = self._pending, [], 0, 0
-        whole = pending[0] if len(pending) == 1 else pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
-        del pending
-        closed = 0
-        for part, piece in split(whole, self.partition_by):
-            current = self._open.get(part)
-            if current is None:
-                closed += self._make_room()
-                current = self._open[part] = self._start(part, piece.schema)
-            else:
-                self._open.move_to_end(part)
-            current.sink.write(piece)
-        self._bound_buffers()
-        return closed
-
     def roll(self) -> int:
-        """Close every open file (the schema widened: new files take the new schema)."""
+        """Write out and close everything (the schema widened: new files take the new schema)."""
         closed = self._route()
+        for part in list(self._held):
+            closed += self._write_out(part)
         while self._open:
             closed += self._close(next(iter(self._open)))
         return closed
@@ -213,12 +213,63 @@ class PartitionedResult:
 
     def abort(self) -> None:
         self._pending.clear()
+        self._held.clear()
         for current in self._open.values():
             try:
                 current.sink.close()
             except Exception:  # noqa: BLE001, S112 - the run's own error is the one to report
                 continue
         self._open.clear()
+
+    def _route(self) -> int:
+        """Split the gathered batches (one schema) at once and hold each piece for its partition."""
+        if not self._pending:
+            return 0
+        pending, self._pending, self._pending_rows, self._pending_bytes = self._pending, [], 0, 0
+        whole = pending[0] if len(pending) == 1 else pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+        del pending
+        closed = 0
+        for part, piece in split(whole, self.partition_by):
+            held = self._held.setdefault(part, _Held())
+            held.pieces.append(piece)
+            held.rows += piece.num_rows
+            held.bytes += piece.nbytes
+            self._held_bytes += piece.nbytes
+            if held.rows >= ROW_GROUP_ROWS or held.bytes >= ROW_GROUP_BYTES:
+                closed += self._write_out(part)
+        while self._held_bytes > BUFFER_BYTES and self._held:
+            closed += self._write_out(self._to_write_out())
+        return closed
+
+    def _to_write_out(self) -> str:
+        """The partition whose held rows go first when all of them pass the bound: the largest,
+        or the largest with an open file if it holds at least half as much (with more partitions
+        than open files, always taking the largest would close a file at nearly every write)."""
+        size = lambda part: self._held[part].bytes  # noqa: E731
+        largest = max(self._held, key=size)
+        opened = [part for part in self._held if part in self._open]
+        if opened and largest not in self._open:
+            best = max(opened, key=size)
+            if 2 * size(best) >= size(largest):
+                return best
+        return largest
+
+    def _write_out(self, part: str) -> int:
+        """Write a partition's held rows to its file (opened, least recently written closed, if need be)."""
+        held = self._held.pop(part)
+        self._held_bytes -= held.bytes
+        closed = 0
+        current = self._open.get(part)
+        if current is None:
+            closed += self._make_room()
+            current = self._open[part] = self._start(part, held.pieces[0].schema)
+        else:
+            self._open.move_to_end(part)
+        for piece in held.pieces:
+            current.sink.write(piece)
+        if isinstance(current.sink, ParquetSink):
+            current.sink.flush()  # one row group of everything held
+        return closed
 
     def _start(self, part: str, schema: pa.Schema) -> _Open:
         number = self._counts[part] = self._counts.get(part, 0) + 1
@@ -242,12 +293,3 @@ class PartitionedResult:
         while len(self._open) >= max(self.max_open_files, 1):
             closed += self._close(next(iter(self._open)))  # the least recently written
         return closed
-
-    def _bound_buffers(self) -> None:
-        sinks = [o.sink for o in self._open.values() if isinstance(o.sink, ParquetSink)]
-        held = sum(s.buffered for s in sinks)
-        while held > BUFFER_BYTES and sinks:
-            largest = max(sinks, key=lambda s: s.buffered)
-            held -= largest.buffered
-            largest.flush()
-            sinks.remove(largest)

@@ -79,19 +79,33 @@ async def test_a_query_on_a_partition_column_reads_only_that_partition(backend: 
 async def test_few_open_files_still_write_every_row(backend: Backend) -> None:
     import pyarrow as pa
 
-    size = 70_000  # above the rows gathered before one split: each page is split on its own
+    size = 70_000  # a row group's worth: each page is written out on its own
 
     @asset("lru/rows.parquet", name="lru", partition_by=["k"], max_open_files=2)
     async def rows():
-        for page in range(3):  # every page touches all 5 partitions
+        for page in range(10):  # partitions 0-4, twice over: each comes back after its file was closed
             ids = pa.array(range(size), pa.int64())
-            yield pa.table({"k": pa.compute.remainder(ids, 5), "page": pa.array([page] * size, pa.int64()), "i": ids})
+            yield pa.table({"k": pa.array([page % 5] * size, pa.int64()), "page": pa.array([page] * size, pa.int64()), "i": ids})
 
     await rows()
     result = await rows.query("SELECT k, count(*), count(DISTINCT page), count(DISTINCT i) GROUP BY k ORDER BY k")
-    assert result.fetchall() == [(k, 3 * size // 5, 3, size // 5) for k in range(5)]
+    assert result.fetchall() == [(k, 2 * size, 2, size) for k in range(5)]
     fs = await get_fs()
     assert len(fs.glob("lru/rows/k=0/part-*")) > 1  # the partition continued in new files
+
+
+async def test_more_partitions_than_open_files_do_not_split_small_partitions(backend: Backend) -> None:
+    @asset("lru/many.parquet", name="many", partition_by=["k"], max_open_files=3)
+    async def rows():
+        for page in range(20):  # every page touches all 12 partitions, in turn
+            yield [{"k": k, "page": page} for k in range(12)]
+
+    await rows()
+    result = await rows.query("SELECT k, count(*) GROUP BY k ORDER BY k")
+    assert result.fetchall() == [(k, 20) for k in range(12)]
+    fs = await get_fs()
+    # Rows are held per partition, apart from its file: each small partition is written once.
+    assert [len(fs.glob(f"lru/many/k={k}/part-*")) for k in range(12)] == [1] * 12
 
 
 async def test_a_replaced_partitioned_result_shows_only_the_new_run(backend: Backend) -> None:
