@@ -16,7 +16,9 @@ go through DuckDB on a private connection (the storage's files, local or remote)
 
 from __future__ import annotations
 
+import os
 import posixpath
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,8 @@ from ..write.sinks import filetype_of, open_sink
 
 __all__ = ["KeyRange", "Merger", "merged_version"]
 
+#: DuckDB's memory for one merge; beyond it, joins and sorts spill to disk.
+MEMORY_LIMIT = "192MB"
 #: The column naming each row's file in a scan of many files (not a name a user's column takes).
 _FILE_COLUMN = "__madstream_file"
 
@@ -173,7 +177,9 @@ class Merger:
     def _connect(self) -> Any:
         import duckdb
 
-        return duckdb.connect()
+        # A merge's joins and rewrites spill to a private folder past this, so a merge of millions
+        # of keys stays within the run's memory budget rather than DuckDB's default (most of RAM).
+        return duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": _spill_dir()})
 
     def _scan(self, con: Any, entry: FileEntry) -> str:
         return scan_sql(self.store, [entry.file], filetype_of(entry.path), {}, entry.columns, con=con)
@@ -215,6 +221,11 @@ class Merger:
         # A subset of the file's rows: its key range still bounds them.
         return FileEntry(path=final, file=stored, size=written.size, crc32=written.crc32, rows=rows, mtime=mtime,
                          columns=entry.columns, key_range=entry.key_range)
+
+
+def _spill_dir() -> str:
+    """Where DuckDB spills (never the working directory, which an in-memory database would use)."""
+    return os.path.join(tempfile.gettempdir(), f"madstream-merge-{os.getpid()}")
 
 
 def ranges_of(entries: list[FileEntry]) -> dict[str, KeyRange]:
