@@ -8,6 +8,7 @@ so a result someone changed is never served as the committed data: the run goes 
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 import threading
 
 from ..commit.versions import Dataset, Version
@@ -39,14 +40,35 @@ def remember(plan: RunPlan, version: Version) -> None:
 
 def intact(plan: RunPlan, version: Version) -> bool:
     """Whether every result file of ``version`` is as it was committed (blocking)."""
+    files = [entry.file for entry in version.results]
     try:
-        stats = [plan.store.stat_sync(entry.file) for entry in version.results]
+        if len(files) > _FEW and plan.store.native(files[0]) is None:
+            # Remote, many parts (an appended or partitioned dataset): one listing per run folder.
+            listed: dict[str, tuple[int, float | None]] = {}
+            for folder in sorted({_run_folder(f) for f in files}):
+                listed.update(plan.store.stats_under_sync(folder))
+            if any(f not in listed for f in files):
+                return False
+            stats = [listed[f] for f in files]
+        else:
+            stats = [plan.store.stat_sync(f) for f in files]
     except Exception:  # noqa: BLE001 - a result file is gone
         return False
     return all(
         size == entry.size and (entry.mtime is None or mtime is None or abs(mtime - entry.mtime) < 1e-3)
         for (size, mtime), entry in zip(stats, version.results)
     )
+
+
+#: Up to this many result files are checked one stat each; more are listed by folder.
+_FEW = 4
+
+
+def _run_folder(file: str) -> str:
+    """The run folder (``…/runs/<run id>``) a version's file lives in, or its own folder."""
+    at = file.find("/runs/")
+    end = file.find("/", at + len("/runs/")) if at >= 0 else -1
+    return file[:end] if end > 0 else posixpath.dirname(file)
 
 
 def fresh_version(plan: RunPlan) -> Version | None:

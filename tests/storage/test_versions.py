@@ -137,3 +137,27 @@ async def test_a_changed_result_is_never_served_as_committed(backend: Backend) -
     again = await integrity()  # the cached version is no longer intact: the run goes again
     assert len(calls) == 2 and again.version == 2
     assert (await integrity.query("SELECT amount")).fetchall() == [(12497500,)]
+
+
+async def test_a_changed_part_of_a_many_part_dataset_is_caught(backend: Backend) -> None:
+    # Six partition files: remote storage checks them with one listing of the run's folder.
+    calls = []
+
+    @asset("integrity/parts.parquet", name="integrity_parts", partition_by=["k"], cache_expiration=dt.timedelta(hours=1))
+    async def parts():
+        calls.append(1)
+        yield [{"k": k, "v": k * 10} for k in range(6)]
+
+    await parts()
+    [version] = await parts.versions()
+    assert len(version.results) == 6
+    assert (await parts.query("SELECT sum(v)", version=1)).fetchall() == [(150,)]  # intact: served
+    fs = await get_fs()
+    time.sleep(1.1)  # SFTP and S3 keep modification times in whole seconds
+    changed = version.results[3].file
+    await fs.write_path(changed, await fs.read_path(changed) + b"\0")
+    with pytest.raises(MadstreamError, match="the files of version 1 changed after it was committed"):
+        await parts.query(version=1)
+    again = await parts()
+    assert len(calls) == 2 and again.version == 2
+    assert (await parts.query("SELECT sum(v)")).fetchall() == [(150,)]
