@@ -151,7 +151,8 @@ def main() -> None:
     rounds = args.rounds or (1 if q else 3)
     sizes = [int(n) for n in (args.memory_rows or ("20000,100000,300000" if q else "100000,1000000,10000000")).split(",")]
     out = args.out or (ROOT / ".tmp" / "bench-quick" if q else HERE / "results")
-    chart = args.chart or (out / "chart.svg" if q else HERE / "chart.svg")
+    # a run elsewhere than benches/results keeps its chart next to its tables, not over the committed one
+    chart = args.chart or (HERE / "chart.svg" if out == HERE / "results" else out / "chart.svg")
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
 
     run: dict[str, Any] = {"machine": machine(), "quick": q}

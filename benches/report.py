@@ -197,7 +197,8 @@ def chart(run: dict[str, Any], path: Path) -> None:
     left.set_xlabel("rows per second (higher is better)")
     speed_rows = run.get("speed", {}).get("rows", 0)
     peer_rows = run.get("peers", {}).get("rows", 0)
-    left.set_title(f"Materialize: {speed_rows:,} rows (peers: {peer_rows:,})", fontsize=10)
+    loads = ", ".join(f"{k} {run[k]['load_before'][0]:.1f}" for k in ("speed", "peers") if k in run)
+    left.set_title(f"Materialize: {speed_rows:,} rows (peers: {peer_rows:,}); load average {loads}", fontsize=10)
     left.set_xlim(0, max(values, default=1) * 1.18)
     if "memory" in run:
         m = run["memory"]
@@ -213,7 +214,7 @@ def chart(run: dict[str, Any], path: Path) -> None:
         right.set_ylim(0, max(RSS_BUDGET_MIB * 1.3, *(p["peak_mib"] * 1.1 for c in m["cases"].values() for p in c.values())))
         right.set_xlabel("rows (log scale)")
         right.set_ylabel("peak RSS, MiB")
-        right.set_title("Peak RSS against rows (lower and flat is better)", fontsize=10)
+        right.set_title(f"Peak RSS against rows (lower and flat is better); load average {m['load_before'][0]:.1f}", fontsize=10)
         right.legend(fontsize=8, loc="lower right")
     mach = run["machine"]
     fig.suptitle(f"madstream {mach['madstream']}, {mach['date']}: {mach['cpu']}, {mach['cores']} cores, python {mach['python']}, "
