@@ -164,7 +164,8 @@ def measure(script: str, cases: Sequence[str], rows: int, rounds: int, *, verbos
             for k, v in out.items():
                 s.extra.setdefault(k, []).append(v)
             if verbose:
-                print(f"  round {r + 1}/{rounds} {case:<24} {s.walls[-1]:7.2f} s  {s.rsss[-1] / MIB:6.0f} MiB",
+                pinned = f" ({' '.join(prefix)})" if prefix else ""
+                print(f"  round {r + 1}/{rounds} {case:<24} {s.walls[-1]:7.2f} s  {s.rsss[-1] / MIB:6.0f} MiB{pinned}",
                       file=sys.stderr, flush=True)
     return samples
 
