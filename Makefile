@@ -47,8 +47,17 @@ test-duckdb15: $(DUCKDB15)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir .tmp/site
 
-bench: $(STAMP)
-	$(PY) benches/bench_materialize.py
+# The dev extra (matplotlib for the chart, profilers) has its own stamp: `make test` never needs it.
+DEV_STAMP := $(VENV)/.installed-dev
+$(DEV_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(DEV_STAMP)
+
+# Every bench (~30 min on 2 cores; BENCH_ARGS=--quick for a ~1 min smoke check): the run's JSON
+# in benches/results/, its tables in benches/results/summary.md, the chart in benches/chart.svg.
+BENCH_ARGS ?=
+bench: $(DEV_STAMP)
+	$(PY) benches/bench_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .tmp .pytest_cache

@@ -129,11 +129,11 @@ def _tree_bytes(root: str) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(root) for f in files)
 
 
-def _run_child(script: str, case: str, rows: int, env: dict[str, str]) -> dict[str, Any]:
+def _run_child(script: str, case: str, rows: int, env: dict[str, str], prefix: Sequence[str] = ()) -> dict[str, Any]:
     workdir = tempfile.mkdtemp(prefix=f"madbench-{case}-")
     try:
         proc = subprocess.run(
-            [sys.executable, script, "--child", case, str(rows), workdir],
+            [*prefix, sys.executable, script, "--child", case, str(rows), workdir],
             capture_output=True, text=True, env=env, check=False,
         )
         for line in proc.stdout.splitlines():
@@ -144,8 +144,12 @@ def _run_child(script: str, case: str, rows: int, env: dict[str, str]) -> dict[s
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def measure(script: str, cases: Sequence[str], rows: int, rounds: int, *, verbose: bool = True) -> dict[str, Sample]:
-    """Run every case ``rounds`` times, alternating cases within a round."""
+def measure(script: str, cases: Sequence[str], rows: int, rounds: int, *, verbose: bool = True,
+            prefix: Sequence[str] = ()) -> dict[str, Sample]:
+    """Run every case ``rounds`` times, alternating cases within a round.
+
+    ``prefix`` goes before the child's command line (``taskset -c 0`` pins it to one core).
+    """
     env = dict(os.environ)
     here = os.path.dirname(os.path.abspath(script))
     # The repository root first, so a checkout's madstream wins over any installed one.
@@ -153,14 +157,15 @@ def measure(script: str, cases: Sequence[str], rows: int, rounds: int, *, verbos
     samples = {c: Sample(c, rows) for c in cases}
     for r in range(rounds):
         for case in cases:
-            out = _run_child(script, case, rows, env)
+            out = _run_child(script, case, rows, env, prefix)
             s = samples[case]
             s.walls.append(out.pop("wall"))
             s.rsss.append(out.pop("rss"))
             for k, v in out.items():
                 s.extra.setdefault(k, []).append(v)
             if verbose:
-                print(f"  round {r + 1}/{rounds} {case:<24} {s.walls[-1]:7.2f} s  {s.rsss[-1] / MIB:6.0f} MiB",
+                pinned = f" ({' '.join(prefix)})" if prefix else ""
+                print(f"  round {r + 1}/{rounds} {case:<24} {s.walls[-1]:7.2f} s  {s.rsss[-1] / MIB:6.0f} MiB{pinned}",
                       file=sys.stderr, flush=True)
     return samples
 

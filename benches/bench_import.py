@@ -49,6 +49,7 @@ def probe(module: str, env: dict[str, str]) -> Probe:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--json", help="also write the figures to this JSON file (benches/bench_all.py reads it)")
     args = parser.parse_args()
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -69,6 +70,11 @@ def main() -> None:
     clean = not ({"prefect", "pandas"} & set(ms[0]["heavy"]))
     verdict = "ok" if s <= BUDGET_S and clean else "over budget"
     print(f"\nmadstream import {s:.3f} s (budget {BUDGET_S} s), prefect/pandas imported: {not clean} -> {verdict}")
+    if args.json:
+        figures = {m: {"median_s": statistics.median(r["s"] for r in rs), "peak_mib": statistics.median(r["rss"] for r in rs) / MIB,
+                       "also_imported": rs[0]["heavy"]} for m, rs in runs.items()}
+        with open(args.json, "w") as fh:
+            json.dump({"rounds": args.rounds, "budget_s": BUDGET_S, **figures}, fh)
 
 
 if __name__ == "__main__":

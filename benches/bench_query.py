@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -30,7 +31,8 @@ RAW = "SELECT address.city AS city, count(*) AS n, avg(amount) AS avg_amount FRO
 BUDGET = 1.2
 
 
-async def run(rows: int, reps: int) -> None:
+async def run(rows: int, reps: int) -> dict[str, Any]:
+    """Print the table; return the medians (seconds) by path, the ratio and the peak RSS."""
     os.environ["FILESYSTEM_URL"] = f"file://{tempfile.mkdtemp(prefix='madbench-query-')}"
     import duckdb
     import polars as pl
@@ -90,15 +92,21 @@ async def run(rows: int, reps: int) -> None:
     ratio = statistics.median(times["asset.query(...).pl()"]) / floor
     print(f"\nquery().pl() / raw duckdb = {ratio:.2f} (budget {BUDGET}); materializations: {calls}")
     print(expected)
+    return {"rows": rows, "reps": reps, "median_s": {k: statistics.median(v) for k, v in times.items()},
+            "query_vs_duckdb": ratio, "peak_mib": peak_rss() / MIB, "materializations": calls}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--json", help="also write the figures to this JSON file (benches/bench_all.py reads it)")
     args = parser.parse_args()
     print(f"bench_query: {versions()}")
-    asyncio.run(run(args.rows, args.reps))
+    figures = asyncio.run(run(args.rows, args.reps))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(figures, fh)
 
 
 if __name__ == "__main__":

@@ -55,15 +55,21 @@ def _run(tool: str, variant: str, rows: int) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def collect(rows: int, repeat: int) -> dict[tuple[str, str], list[dict[str, float]]]:
+    """Every (tool, artifacts) run ``repeat`` times, interleaved so machine noise hits every tool alike."""
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for _ in range(repeat):
+        for tool, variant in RUNS:
+            results.setdefault((tool, variant), []).append(_run(tool, variant, rows))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    results: dict[tuple[str, str], list[dict[str, float]]] = {}
-    for _ in range(args.repeat):  # interleaved, so machine noise hits every tool alike
-        for tool, variant in RUNS:
-            results.setdefault((tool, variant), []).append(_run(tool, variant, args.rows))
+    results = collect(args.rows, args.repeat)
     base = {v: statistics.median(r["materialize_s"] for r in results[("madstream", v)]) for v in ("parquet", "json")}
     print(f"\n{args.rows:,} rows, median of {args.repeat}; python {sys.version.split()[0]}")
     print(f"{'tool':<12} {'artifacts':<9} {'materialize s':>13} {'rows/s':>10} {'query s':>8} {'peak MiB':>9} {'vs madstream':>13}")

@@ -19,6 +19,14 @@ from workload import apages, pages  # noqa: E402
 
 
 def _peak_mib() -> float:
+    """This process's own peak RSS: ``VmHWM`` on Linux (``ru_maxrss`` would include the parent's, across exec)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
