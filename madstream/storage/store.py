@@ -176,19 +176,22 @@ class FileStore:
             else:
                 kwargs.setdefault("cache_type", "none")
 
-        def open_file(fs: DirFileSystem) -> Any:
-            try:
-                return fs.open(path, mode, **kwargs)
-            except FileNotFoundError:
-                # Make the folder only when it is missing: on SFTP that saves a round trip per
-                # component of the path for every file (and a run writes one per fragment).
-                if not writing or not posixpath.dirname(path):
-                    raise
-                fs.makedirs(posixpath.dirname(path), exist_ok=True)
-                return fs.open(path, mode, **kwargs)
-
-        inner = self.run("open", path, open_file)
+        inner = self.run("open", path, lambda fs: _open(fs, path, mode, **kwargs))
         return StorageFile(inner, lambda exc: self.translate(exc, path), path=path, stats=self.io)
+
+    def upload_sync(self, path: str, data: bytes) -> None:
+        """Write ``data`` as the whole remote file ``path``, retried on transient faults
+        (the file is written from memory, so an attempt can be repeated whole)."""
+        path = clean(path)
+        size = len(data)
+        options = {"block_size": WRITE_PART} if self.is_object_store else {}
+
+        def upload(fs: DirFileSystem) -> None:
+            with _open(fs, path, "wb", **options) as fh:
+                fh.write(data)
+
+        self.run("write", path, upload)
+        self.io.add(written=size, opened=1)
 
     def makedirs_sync(self, path: str) -> None:
         path = clean(path)
@@ -283,6 +286,18 @@ class FileStore:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         FileStore.__init__(self, state["basepath"], state["storage_options"], retry=state["retry"])
+
+
+def _open(fs: DirFileSystem, path: str, mode: str, **kwargs: Any) -> Any:
+    try:
+        return fs.open(path, mode, **kwargs)
+    except FileNotFoundError:
+        # Make the folder only when it is missing: on SFTP that saves a round trip per
+        # component of the path for every file (and a run writes one per fragment).
+        if not ("w" in mode or "a" in mode) or not posixpath.dirname(path):
+            raise
+        fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        return fs.open(path, mode, **kwargs)
 
 
 def _move(fs: DirFileSystem, src: str, dst: str) -> None:
