@@ -200,7 +200,8 @@ class FileStore:
         if self.local_root is not None:
             os.makedirs(self.native(path) or path, exist_ok=True)
         elif not self.is_object_store:  # object stores have no folders to make
-            self.run("mkdirs", path, lambda fs: fs.makedirs(path, exist_ok=True))
+            # One look first: making folders on SFTP tries every component of the path in turn.
+            self.run("mkdirs", path, lambda fs: fs.isdir(path) or fs.makedirs(path, exist_ok=True))
 
     def delete_sync(self, path: str, recursive: bool = False) -> None:
         """Delete ``path`` (a folder needs ``recursive``); a missing path is not an error."""
