@@ -22,8 +22,11 @@ from .paths import protocols
 
 __all__ = ["WRITE_CHUNK", "IOStats", "StorageFile"]
 
-#: Bytes gathered before one write reaches an unbuffered remote file (SFTP).
-WRITE_CHUNK = 8 << 20
+#: Bytes gathered before one write reaches an unbuffered remote file (SFTP). asyncssh sends a
+#: write as parallel 256 KiB requests but holds several copies of it while they are out (its
+#: slices, packets and their encryption): 2 MiB keeps eight requests in flight at about a
+#: quarter of the peak memory 8 MiB cost (measured: 1M rows peaked at 247 against 299 MiB).
+WRITE_CHUNK = 2 << 20
 
 
 @dataclass

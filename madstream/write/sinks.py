@@ -33,8 +33,10 @@ ROW_GROUP_ROWS = 65_536
 #: group, so this pair bounds a run's memory whatever the row width. 64k-row groups keep most
 #: of the size benefit of larger ones and give readers more row groups to scan in parallel.
 ROW_GROUP_BYTES = 16 << 20
-#: Bytes buffered on the Arrow side before a remote (Python) file is written.
-_REMOTE_BUFFER = 8 << 20
+#: Bytes buffered on the Arrow side before a remote (Python) file is written: enough to call
+#: Python rarely (a call a MiB), small because every layer under it (the storage file's own
+#: gathering, s3fs's part buffer, asyncssh's packets) holds copies of what it is handed.
+_REMOTE_BUFFER = 1 << 20
 
 
 class Written(NamedTuple):
