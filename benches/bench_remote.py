@@ -115,37 +115,48 @@ def versions() -> str:
     return ", ".join(f"{k} {v}" for k, v in parts.items())
 
 
+def start_servers(prefix: str) -> tuple[Path, Any, Any]:
+    """A temporary folder, an SFTP server serving a folder in it, and an S3 server; both on
+    loopback, both closed by the caller."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from servers import S3Server, SFTPServer
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    sftp = SFTPServer(tmp / "sftp")
+    sftp.start()
+    return tmp, sftp, S3Server()
+
+
+def storage_env(backend: str, tag: str, tmp: Path, sftp: Any, s3: Any) -> dict[str, str]:
+    """The environment pointing madstream at a new, empty storage ``tag`` on ``backend``."""
+    if backend == "local":
+        return {"FILESYSTEM_URL": f"file://{tmp / tag}"}
+    if backend == "sftp":
+        (tmp / "sftp" / tag).mkdir(parents=True)
+        return {"FILESYSTEM_URL": sftp.url(tag), "FILESYSTEM_STORAGE_OPTIONS": json.dumps(sftp.options())}
+    s3.make_bucket(tag)
+    return {"FILESYSTEM_URL": f"s3://{tag}/run", "FILESYSTEM_STORAGE_OPTIONS": json.dumps(s3.options())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--cases", default="floor,local,sftp,s3")
     args = parser.parse_args()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from servers import S3Server, SFTPServer
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-remote-"))
-    sftp = SFTPServer(tmp / "sftp")
-    sftp.start()
-    s3 = S3Server()
-    cases = {
-        "floor": ("pyarrow floor (local)", lambda r: ({}, str(tmp / f"floor{r}.parquet"))),
-        "local": ("local disk", lambda r: ({"FILESYSTEM_URL": f"file://{tmp / f'local{r}'}"}, "")),
-        "sftp": ("SFTP (loopback)", lambda r: ({"FILESYSTEM_URL": sftp.url(f"data{r}"),
-                                                "FILESYSTEM_STORAGE_OPTIONS": json.dumps(sftp.options())}, "")),
-        "s3": ("S3 (moto, loopback)", lambda r: ({"FILESYSTEM_URL": f"s3://bench{r}/run",
-                                                   "FILESYSTEM_STORAGE_OPTIONS": json.dumps(s3.options())}, "")),
-    }
+    tmp, sftp, s3 = start_servers("bench-remote-")
+    names = {"floor": "pyarrow floor (local)", "local": "local disk", "sftp": "SFTP (loopback)", "s3": "S3 (moto, loopback)"}
     chosen = [c.strip() for c in args.cases.split(",") if c.strip()]
     runs: dict[str, list[dict[str, Any]]] = {c: [] for c in chosen}
     print(f"bench_remote: {args.rows:,} workload rows → parquet result + parquet fragments, {args.rounds} round(s)")
     print(versions())
     try:
         for r in range(args.rounds):
-            (tmp / "sftp" / f"data{r}").mkdir(parents=True)
-            s3.make_bucket(f"bench{r}")
             for case in chosen:
-                env, floor = cases[case][1](r)
+                if case == "floor":
+                    env, floor = {}, str(tmp / f"floor{r}.parquet")
+                else:
+                    env, floor = storage_env(case, f"bench{r}", tmp, sftp, s3), ""
                 runs[case].append(run_case(args.rows, env, floor))
                 print(f"  round {r + 1} {case:6} {runs[case][-1]['seconds']:6.2f} s  "
                       f"{runs[case][-1]['peak_rss'] / 2**20:5.0f} MiB  load {os.getloadavg()[0]:.1f}",
@@ -153,7 +164,7 @@ def main() -> None:
     finally:
         sftp.close()
         s3.close()
-    _table(args.rows, {cases[c][0]: runs[c] for c in chosen}, cases["local"][0])
+    _table(args.rows, {names[c]: runs[c] for c in chosen}, names["local"])
 
 
 def _table(rows: int, runs: dict[str, list[dict[str, Any]]], local: str) -> None:

@@ -139,6 +139,8 @@ def _link(src: str, scratch: str, dst: str) -> Job:
                     raise
                 await channel.remove(scratch)  # left by an attempt whose reply was lost
                 await channel.link(src, scratch)
+            # When `dst` already is `src` (a view shown again), a rename between two links of one
+            # file does nothing and the scratch link stays: vacuum sweeps old scratch files.
             await channel.posix_rename(scratch, dst)
 
     return job
