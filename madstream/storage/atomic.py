@@ -28,7 +28,7 @@ from .paths import clean, protocols
 from .store import FileStore
 from .together import Job, async_target, full_path, run_together
 
-__all__ = ["Placement", "create_exclusive", "place", "place_many"]
+__all__ = ["Placement", "copy_many", "create_exclusive", "place", "place_many"]
 
 #: S3's largest single-request copy; a larger object is copied in parts.
 _BASIC_COPY_MAX = 5 << 30
@@ -107,15 +107,20 @@ def place_many(store: FileStore, files: Sequence[Placement], scratch: Callable[[
         for file in files:
             place(store, file.src, file.dst, scratch(file.dst))
         return
-    jobs: list[Job] = []
     if store.is_object_store:
-        jobs = [_copy(full_path(store, f.src), full_path(store, f.dst), f.size) for f in files]
-    else:
-        temps = [clean(scratch(f.dst)) for f in files]
-        for folder in sorted({posixpath.dirname(clean(f.dst)) for f in files} | {posixpath.dirname(t) for t in temps}):
-            store.makedirs_sync(folder)
-        jobs = [_link(*(full_path(store, p) for p in (f.src, temp, f.dst))) for f, temp in zip(files, temps)]
+        copy_many(store, files)
+        return
+    temps = [clean(scratch(f.dst)) for f in files]
+    for folder in sorted({posixpath.dirname(clean(f.dst)) for f in files} | {posixpath.dirname(t) for t in temps}):
+        store.makedirs_sync(folder)
+    jobs = [_link(*(full_path(store, p) for p in (f.src, temp, f.dst))) for f, temp in zip(files, temps)]
     run_together(store, "publish", files[0].dst, jobs)
+
+
+def copy_many(store: FileStore, files: Sequence[Placement]) -> None:
+    """Server-side copies on an object store (asynchronous, as s3fs is), all sent together."""
+    jobs = [_copy(full_path(store, f.src), full_path(store, f.dst), f.size) for f in files]
+    run_together(store, "copy", files[0].dst if files else "", jobs)
 
 
 def _copy(src: str, dst: str, size: int | None) -> Job:
