@@ -18,7 +18,7 @@ from fsspec.asyn import sync
 from .paths import clean
 from .store import FileStore
 
-__all__ = ["TOGETHER", "async_target", "run_together"]
+__all__ = ["TOGETHER", "Job", "async_target", "full_path", "run_together"]
 
 #: Operations in flight at once on one filesystem.
 TOGETHER = 32
