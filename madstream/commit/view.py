@@ -13,12 +13,11 @@ from __future__ import annotations
 import glob
 import logging
 import posixpath
-from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 
-from ..storage.atomic import place
-from ..storage.transfer import PUBLISH_THREADS, delete_many
+from ..storage.atomic import Placement, place_many
+from ..storage.transfer import delete_many
 from .crashpoints import crash_point
 from .versions import Dataset, FileEntry, Version
 
@@ -69,22 +68,14 @@ def repair_view(dataset: Dataset) -> None:
 def _show(dataset: Dataset, version: Version) -> None:
     store = dataset.store
     store.write_bytes_sync(_marker(dataset), orjson.dumps({"version": version.version, "complete": False}))
-    entries = [*version.fragments, *version.results]  # results last: their fragments are there first
 
-    def put(entry: FileEntry) -> None:
-        place(store, entry.file, entry.path, dataset.scratch(posixpath.basename(entry.path)))
+    def put(entries: list[FileEntry]) -> None:
+        place_many(store, [Placement(e.file, e.path, e.size) for e in entries],
+                   lambda path: dataset.scratch(posixpath.basename(path)))
 
-    if store.local_root is not None or len(entries) < 2:
-        for entry in version.fragments:
-            put(entry)
-        crash_point("refreshing")
-        for entry in version.results:
-            put(entry)
-    else:
-        with ThreadPoolExecutor(max_workers=min(PUBLISH_THREADS, len(entries))) as pool:
-            list(pool.map(put, version.fragments))
-            crash_point("refreshing")
-            list(pool.map(put, version.results))
+    put(version.fragments)  # results last: their fragments are there first
+    crash_point("refreshing")
+    put(version.results)
     if version.accumulates or version.partition_by:
         # The dataset's folder shows exactly this version's files: a replaced partitioned result's
         # earlier files, and parts retention removed, go.

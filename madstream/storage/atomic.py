@@ -7,6 +7,7 @@
 - :func:`place` makes a path show a file's content, replacing what was there in one step: a hard
   link renamed over the path on local disk and SFTP (no bytes copied), a server-side copy on
   object stores (an object is never half-visible), a copy then a rename elsewhere.
+  :func:`place_many` does that for many files at once (each one atomic, not all together).
 
 Both take a ``scratch`` path for their temporary file: it must be outside the user's folders
 (madstream's own area) and on the same filesystem as the target.
@@ -16,15 +17,21 @@ from __future__ import annotations
 
 import errno
 import os
+import posixpath
 import threading
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from fsspec.asyn import sync
 
 from .paths import clean, protocols
 from .store import FileStore
+from .together import Job, async_target, full_path, run_together
 
-__all__ = ["create_exclusive", "place"]
+__all__ = ["Placement", "copy_many", "create_exclusive", "place", "place_many"]
+
+#: S3's largest single-request copy; a larger object is copied in parts.
+_BASIC_COPY_MAX = 5 << 30
 
 _memory_lock = threading.Lock()
 
@@ -76,6 +83,72 @@ def place(store: FileStore, src: str, dst: str, scratch: str) -> None:
         return
     store.run("copy", scratch, lambda fs: fs.copy(src, scratch))
     store.move_sync(scratch, dst)
+
+
+class Placement(NamedTuple):
+    """One file for :func:`place_many`: ``dst`` is to show the content of ``src``."""
+
+    src: str
+    dst: str
+    #: ``src``'s size when known: an object store then copies it without asking for it first.
+    size: int | None = None
+
+
+def place_many(store: FileStore, files: Sequence[Placement], scratch: Callable[[str], str]) -> None:
+    """:func:`place` every file, many at once; ``scratch(dst)`` names each one's temporary file.
+
+    Object stores and SFTP send every copy, or every link and rename, together (see
+    :mod:`.together`), after making each destination folder once.
+    """
+    sftp = _sftp(store)
+    if store.local_root is not None or len(files) < 2 or async_target(store) is None or (
+        sftp is None and not store.is_object_store
+    ):
+        for file in files:
+            place(store, file.src, file.dst, scratch(file.dst))
+        return
+    if store.is_object_store:
+        copy_many(store, files)
+        return
+    temps = [clean(scratch(f.dst)) for f in files]
+    for folder in sorted({posixpath.dirname(clean(f.dst)) for f in files} | {posixpath.dirname(t) for t in temps}):
+        store.makedirs_sync(folder)
+    jobs = [_link(*(full_path(store, p) for p in (f.src, temp, f.dst))) for f, temp in zip(files, temps)]
+    run_together(store, "publish", files[0].dst, jobs)
+
+
+def copy_many(store: FileStore, files: Sequence[Placement]) -> None:
+    """Server-side copies on an object store (asynchronous, as s3fs is), all sent together."""
+    jobs = [_copy(full_path(store, f.src), full_path(store, f.dst), f.size) for f in files]
+    run_together(store, "copy", files[0].dst if files else "", jobs)
+
+
+def _copy(src: str, dst: str, size: int | None) -> Job:
+    async def job(fs: Any) -> None:
+        basic = getattr(fs, "_copy_basic", None)  # s3fs: one request (its `_cp_file` asks the size first)
+        if basic is not None and size is not None and size < _BASIC_COPY_MAX:
+            await basic(src, dst)
+        else:
+            await fs._cp_file(src, dst)
+
+    return job
+
+
+def _link(src: str, scratch: str, dst: str) -> Job:
+    async def job(sftp: Any) -> None:
+        async with sftp._pool.get() as channel:
+            try:
+                await channel.link(src, scratch)
+            except Exception:
+                if not await channel.exists(scratch):
+                    raise
+                await channel.remove(scratch)  # left by an attempt whose reply was lost
+                await channel.link(src, scratch)
+            # When `dst` already is `src` (a view shown again), a rename between two links of one
+            # file does nothing and the scratch link stays: vacuum sweeps old scratch files.
+            await channel.posix_rename(scratch, dst)
+
+    return job
 
 
 def _create_local(store: FileStore, final: str, scratch: str, data: bytes) -> bool:

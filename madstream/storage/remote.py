@@ -22,8 +22,11 @@ from .paths import protocols
 
 __all__ = ["WRITE_CHUNK", "IOStats", "StorageFile"]
 
-#: Bytes gathered before one write reaches an unbuffered remote file (SFTP).
-WRITE_CHUNK = 8 << 20
+#: Bytes gathered before one write reaches an unbuffered remote file (SFTP). asyncssh sends a
+#: write as parallel 256 KiB requests but holds several copies of it while they are out (its
+#: slices, packets and their encryption): 2 MiB still keeps eight requests in flight, and a
+#: 1M-row run peaked at 247 MiB against 299 MiB with 8 MiB writes.
+WRITE_CHUNK = 2 << 20
 
 
 @dataclass

@@ -12,8 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fsspec.implementations.dirfs import DirFileSystem
 
+from .atomic import Placement, copy_many
 from .paths import clean
 from .store import FileStore
+from .together import async_target
 
 __all__ = ["PUBLISH_THREADS", "delete_many", "move_many"]
 
@@ -51,11 +53,11 @@ def move_many(store: FileStore, moves: Sequence[tuple[str, str]]) -> None:
     for folder in sorted({posixpath.dirname(clean(dst)) for _, dst in moves}):
         store.makedirs_sync(folder)
     pairs = [(clean(src), clean(dst)) for src, dst in moves]
+    if store.is_object_store and async_target(store) is not None:
+        # Server-side copies all sent together, then one bulk delete of the sources.
+        copy_many(store, [Placement(src, dst) for src, dst in pairs])
+        sources = [src for src, _ in pairs]
+        store.run("delete", sources[0], lambda fs: fs.rm(sources))
+        return
     with ThreadPoolExecutor(max_workers=min(PUBLISH_THREADS, len(pairs))) as pool:
-        if not store.is_object_store:
-            list(pool.map(lambda pair: store.move_remote(*pair), pairs))
-            return
-        # Object stores: server-side copies side by side, then one bulk delete of the sources.
-        list(pool.map(lambda pair: store.run("publish", pair[1], lambda fs: fs.copy(*pair)), pairs))
-    sources = [src for src, _ in pairs]
-    store.run("delete", sources[0], lambda fs: fs.rm(sources))
+        list(pool.map(lambda pair: store.move_remote(*pair), pairs))

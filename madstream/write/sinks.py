@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from ..base.types import Encoded
 from ..storage.store import FileStore
+from ..storage.uploads import Uploads
 from .encode import csv_bytes, json_bytes
 
 __all__ = ["Sink", "Written", "filetype_of", "open_sink", "write_fragment"]
@@ -32,8 +33,10 @@ ROW_GROUP_ROWS = 65_536
 #: group, so this pair bounds a run's memory whatever the row width. 64k-row groups keep most
 #: of the size benefit of larger ones and give readers more row groups to scan in parallel.
 ROW_GROUP_BYTES = 16 << 20
-#: Bytes buffered on the Arrow side before a remote (Python) file is written.
-_REMOTE_BUFFER = 8 << 20
+#: Bytes buffered on the Arrow side before a remote (Python) file is written: enough to call
+#: Python rarely (a call a MiB), small because every layer under it (the storage file's own
+#: gathering, s3fs's part buffer, asyncssh's packets) holds copies of what it is handed.
+_REMOTE_BUFFER = 1 << 20
 
 
 class Written(NamedTuple):
@@ -198,8 +201,17 @@ def encode(batch: pa.RecordBatch, filetype: str) -> bytes | None:
     return None
 
 
-def write_fragment(store: FileStore, path: str, batch: pa.RecordBatch, filetype: str, encoded: Encoded | None) -> Written:
-    """Write ``batch`` as one whole file; returns its size and CRC-32."""
+def write_fragment(
+    store: FileStore, path: str, batch: pa.RecordBatch, filetype: str, encoded: Encoded | None, uploads: Uploads | None = None,
+) -> Written:
+    """Write ``batch`` as one whole file; returns its size and CRC-32.
+
+    With ``uploads`` (remote storage), the file is made in memory and uploaded in the background.
+    """
+    if uploads is not None and store.native(path) is None:
+        whole = _fragment_bytes(batch, filetype, encoded)
+        uploads.put(path, whole)
+        return Written(len(whole), zlib.crc32(whole))
     if filetype == "parquet":
         # A native stream: pyarrow then resolves no filesystem and writes off the GIL.
         out, remote = _open_arrow(store, path)
@@ -212,3 +224,14 @@ def write_fragment(store: FileStore, path: str, batch: pa.RecordBatch, filetype:
     with _open_binary(store, path) as fh:
         fh.write(data)
     return Written(len(data), zlib.crc32(data))
+
+
+def _fragment_bytes(batch: pa.RecordBatch, filetype: str, encoded: Encoded | None) -> bytes:
+    """The whole file holding ``batch``, in memory."""
+    if filetype == "parquet":
+        out = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_batches([batch]), out)
+        return out.getvalue().to_pybytes()
+    data = encoded if encoded is not None else encode(batch, filetype)
+    assert data is not None
+    return data if isinstance(data, bytes) else bytes(data)

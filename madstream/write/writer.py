@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from ..base.types import STREAM_BATCH_ROWS, Encoded
 from ..query.scan import scan_sql
 from ..storage.store import FileStore
+from ..storage.uploads import Uploads
 from .detect import ReaderTypes
 from .partitions import MAX_OPEN_FILES, PartitionedResult
 from .schema import SchemaTracker, conform
@@ -132,6 +133,8 @@ class RunWriter:
             self._partitioned = []
         self._extras_cache: dict[int, list[pa.Array]] = {}
         self._text = ReaderTypes(dict(layout.reader_options)) if layout.detect_text else None
+        #: Remote fragments upload in the background (see :mod:`madstream.storage.uploads`).
+        self._uploads = Uploads(store) if store.local_root is None else None
 
     # -- per batch -----------------------------------------------------------------------------
     def write(self, batch: pa.RecordBatch, json: Encoded | None = None) -> None:
@@ -151,7 +154,7 @@ class RunWriter:
                 encoded[kind] = encode(batch, kind)
             name = fragment_name(self.stats.batches + self.layout.fragment_offset, kind)
             temp = self.staging.stage_in(self.layout.fragment_dir, name)
-            written = write_fragment(self.store, temp, batch, kind, encoded[kind])
+            written = write_fragment(self.store, temp, batch, kind, encoded[kind], self._uploads)
             final = posixpath.join(self.layout.fragment_dir, name)
             self.stats.bytes += written.size
             self.stats.fragments.append(final)
@@ -202,6 +205,8 @@ class RunWriter:
     # -- at the end ----------------------------------------------------------------------------
     def close(self) -> WriteStats:
         """Finish every file; merge result parts if the schema changed mid-run."""
+        if self._uploads is not None:
+            self._uploads.wait()
         final_schema = self._with_extras_schema()
         for result in self._results:
             if result.sink is None:  # no rows at all: an empty result file still gets published
@@ -229,6 +234,8 @@ class RunWriter:
 
     def abort(self) -> None:
         """Close every open file after a failure (blocking; the transaction then deletes them)."""
+        if self._uploads is not None:
+            self._uploads.cancel()
         if self._text is not None:
             self._text.close()
         for partitioned in self._partitioned:

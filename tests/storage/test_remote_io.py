@@ -9,14 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from madstream import Storage, asset, get_fs
+from madstream import Storage, StorageError, asset, get_fs
+from madstream.storage.atomic import Placement, place_many
+from madstream.storage.remote import WRITE_CHUNK
+from madstream.storage.store import WRITE_PART
+from madstream.storage.uploads import Uploads
 
-from .conftest import BUCKET
+from .conftest import BUCKET, make_backend
 from .servers import S3Server, SFTPServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
-BIG = 20 * 2**20  # above one multipart part (16 MiB), above one gathered SFTP write (8 MiB)
+BIG = 20 * 2**20
+assert BIG > WRITE_PART and BIG > WRITE_CHUNK  # several multipart parts, several gathered SFTP writes
 
 
 def _write_big(storage: Storage, path: str) -> str:
@@ -43,7 +48,8 @@ def test_s3_streams_big_files_as_multipart_uploads(s3_server: S3Server) -> None:
     )
     head = client.head_object(Bucket=BUCKET, Key="big/blob.bin")
     assert head["ContentLength"] == BIG
-    assert head["ETag"].strip('"').endswith("-2")  # two parts: 16 MiB + 4 MiB
+    parts = -(-BIG // WRITE_PART)  # parts of WRITE_PART bytes, the last one shorter
+    assert parts > 1 and head["ETag"].strip('"').endswith(f"-{parts}")
     assert hashlib.sha256(storage.read_bytes_sync("blob.bin")).hexdigest() == expected
 
 
@@ -87,3 +93,45 @@ async def test_relative_local_url_and_storage_active(tmp_path: Path, monkeypatch
     assert not (tmp_path / "relative-root" / "x").exists()
     await rows()
     assert (tmp_path / "relative-root" / "x" / "result.json").is_file()
+
+
+def _remote(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    made = make_backend(name, request, tmp_path)
+    return Storage(made.url, made.options)
+
+
+@pytest.mark.parametrize("name", ["sftp", "s3"])
+def test_placing_many_files_at_once_shows_each_and_can_run_again(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    storage = _remote(name, request, tmp_path)
+    files = [Placement(f"runs/r1/part-{i}.bin", f"view/sub{i % 2}/part-{i}.bin", 3) for i in range(6)]
+    for i, file in enumerate(files):
+        storage.write_bytes_sync(file.src, b"ab" + bytes([i]))
+        storage.write_bytes_sync(file.dst, b"old")
+    # Scratch files already there stand for an earlier attempt whose replies were lost.
+    scratch = {file.dst: f"scratch/fixed-{i}" for i, file in enumerate(files)}
+    for path in scratch.values():
+        storage.write_bytes_sync(path, b"stale")
+    for attempt in range(2):
+        place_many(storage, files, scratch.__getitem__)
+        assert [storage.read_bytes_sync(f.dst) for f in files] == [b"ab" + bytes([i]) for i in range(6)]
+        assert [storage.read_bytes_sync(f.src) for f in files] == [b"ab" + bytes([i]) for i in range(6)]  # sources stay
+        if name == "sftp" and attempt == 0:
+            assert not any(storage.exists_sync(path) for path in scratch.values())  # renamed into place
+
+
+@pytest.mark.parametrize("name", ["sftp", "s3"])
+def test_a_failed_background_upload_fails_the_writer_naming_the_file(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    storage = _remote(name, request, tmp_path)
+    uploads = Uploads(storage)
+    uploads.put("ok/one.bin", b"1")
+    if name == "sftp":
+        storage.write_bytes_sync("blocked", b"a file, not a folder")
+        bad = "blocked/two.bin"
+    else:
+        bad = "two.bin"
+        storage.fs.fs.rm(storage.fs.path.split("/")[0], recursive=True)  # the bucket itself is gone
+    uploads.put(bad, b"2")
+    with pytest.raises(StorageError) as caught:
+        uploads.wait()
+    assert "two.bin" in str(caught.value)
+    uploads.cancel()  # after a failure: nothing left running
