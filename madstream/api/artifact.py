@@ -14,7 +14,7 @@ from ..base.types import STREAM_BATCH_ROWS, Params
 from ..commit.versions import Dataset, Version
 from ..query.options import ReadCSVOptions, ReadJsonOptions
 from ..query.rechunk import check_batch_rows
-from ..query.result import QueryResult, connection, run_query, stream_relation
+from ..query.result import QueryResult, connection, run_query, stream_result
 from ..query.scan import EMPTY_SQL, scan_sql
 from ..query.shape import Shape, shape_of, shaped_sql
 from ..run.persist import check_filetype, persist_rows
@@ -233,10 +233,12 @@ class DataArtifact:
     ) -> AsyncIterator[pa.RecordBatch]:
         """Arrow record batches over the query result: exactly ``batch_rows`` rows each but the last."""
         check_batch_rows(batch_rows, asset=self._asset, path=self.path)
-        result = await self.query(query_str, params)
-        if result.columns == ["_empty"]:
-            return
-        async for batch in stream_relation(result, batch_rows):
+
+        def opened() -> QueryResult | None:
+            result = self._query_sync(query_str, params)
+            return None if result.columns == ["_empty"] else result
+
+        async for batch in stream_result(opened, batch_rows):
             yield batch
 
     def arrow_batches(self) -> AsyncIterator[pa.RecordBatch]:

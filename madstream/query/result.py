@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 # duckdb itself is imported by the first query: materializing never needs it (12 MiB of RSS).
 
-__all__ = ["QueryResult", "connection", "iter_reader", "relation_reader", "run_query", "stream_relation"]
+__all__ = ["QueryResult", "connection", "iter_reader", "relation_reader", "run_query", "stream_relation", "stream_result"]
 
 #: Rows fetched at a time when a result is iterated.
 _FETCH_ROWS = 2_048
@@ -227,6 +227,12 @@ class QueryResult:
         return _table(self._relation)
 
     @_translated
+    def own_reader(self, batch_rows: int) -> pa.RecordBatchReader:
+        """Like :meth:`to_arrow_reader`, but streaming on the result's own cursor, with no second
+        bind of its SQL: only for a result no one else holds (see :func:`stream_result`)."""
+        return _exact_reader(self._relation, batch_rows)
+
+    @_translated
     def to_arrow_reader(self, batch_rows: int = STREAM_BATCH_ROWS) -> pa.RecordBatchReader:
         """The result as a streaming ``pyarrow.RecordBatchReader``.
 
@@ -342,6 +348,28 @@ def run_query(
             hint="use a query that produces rows (SELECT ...)",
         )
     return QueryResult(rel, params, sql, direct=direct, keep=keep, con=base)
+
+
+async def stream_result(
+    open_result: Callable[[], QueryResult | None], batch_rows: int,
+) -> AsyncIterator[pa.RecordBatch]:
+    """The batches of a query result made for this stream alone: the query, its reader and the
+    first batch in one worker-thread hop (a small result's whole cost is otherwise the hops and
+    a second bind), then one hop per batch. ``open_result`` returns ``None`` for no rows."""
+
+    def first() -> tuple[QueryResult | None, pa.RecordBatchReader | None, pa.RecordBatch | None]:
+        result = open_result()
+        if result is None:
+            return None, None, None
+        reader = result.own_reader(batch_rows)
+        return result, reader, _next_batch(reader)
+
+    result, reader, batch = await anyio.to_thread.run_sync(first)
+    while batch is not None and reader is not None:
+        if batch.num_rows:
+            yield batch
+        batch = await anyio.to_thread.run_sync(_next_batch, reader)
+    del result  # held until the stream ends: its cursor and storages serve the reader
 
 
 async def stream_relation(result: QueryResult, batch_rows: int) -> AsyncIterator[pa.RecordBatch]:
