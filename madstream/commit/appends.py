@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .versions import Version
 
-__all__ = ["appended", "widest"]
+__all__ = ["appended", "widened", "widest"]
 
 _INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 _FLOATS = ("FLOAT", "DOUBLE")
@@ -32,13 +32,19 @@ def widest(old: str, new: str) -> str:
     return "VARCHAR"  # any value reads as text: nothing an earlier part holds is lost
 
 
+def widened(columns: dict[str, str], more: dict[str, str]) -> dict[str, str]:
+    """``columns`` with ``more`` added: a column in both takes the :func:`widest` of its two types."""
+    out = dict(columns)
+    for name, kind in more.items():
+        out[name] = widest(out[name], kind) if name in out else kind
+    return out
+
+
 def appended(draft: Version, newest: Version | None) -> Version:
     """``draft`` (one run's own parts) as the version after ``newest``: all parts, all rows."""
     if newest is None or not newest.accumulates:
         return draft  # the first part (a replaced dataset's files are not carried over)
-    columns = dict(newest.columns)
-    for name, kind in draft.columns.items():
-        columns[name] = widest(columns[name], kind) if name in columns else kind
+    columns = widened(newest.columns, draft.columns)
     text_types = {
         name: kind for name, kind in {**newest.text_types, **draft.text_types}.items()
         # Cast on read only when no part holds values of another kind in that column.

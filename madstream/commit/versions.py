@@ -127,6 +127,13 @@ class Dataset:
     def run_dir(self, run_id: str) -> str:
         return posixpath.join(self.root, "runs", run_id)
 
+    def run_dir_of(self, file: str) -> str | None:
+        """The run folder (``run_dir``) holding the stored ``file``, or ``None`` if it is in none."""
+        runs = posixpath.join(self.root, "runs") + "/"
+        if not file.startswith(runs) or "/" not in file[len(runs):]:
+            return None
+        return runs + file[len(runs):].split("/", 1)[0]
+
     def scratch(self, name: str) -> str:
         return posixpath.join(self.root, "scratch", scratch_name(name))
 

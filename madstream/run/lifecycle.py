@@ -34,7 +34,7 @@ from .contract import contracted
 from .incremental import CursorTracker, decode_value
 from .observe import RunObserver, observers, progress_enabled, sizing, watch_writes
 from .plan import RunPlan
-from .results import dataset_of, fresh_version, intact, remember, remembered
+from .results import FEW_STATS, dataset_of, fresh_version, intact, remember, remembered
 from .segments import Checkpoints, Segments
 
 __all__ = ["current", "materialize"]
@@ -218,7 +218,7 @@ async def _intact(plan: RunPlan, version: Version) -> bool:
     """:func:`intact`, on the event loop for a few local files (a stat each: microseconds, less
     than the hop to a worker thread, which is most of a small query's overhead) and in a worker
     thread otherwise."""
-    if plan.store.local_root is not None and len(version.results) <= 4:
+    if plan.store.local_root is not None and len(version.results) <= FEW_STATS:
         return intact(plan, version)
     return await anyio.to_thread.run_sync(intact, plan, version)
 

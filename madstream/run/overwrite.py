@@ -20,7 +20,7 @@ import posixpath
 from collections.abc import Callable, Iterable
 
 from ..base.errors import ConflictError
-from ..commit.appends import appended, widest
+from ..commit.appends import appended, widened
 from ..commit.versions import FileEntry, Version
 
 __all__ = ["changed_partitions", "overwritten_version", "partitions_of"]
@@ -60,12 +60,10 @@ def overwritten_version(
     # The newest version's files carry over when they are laid out in the same partitions (a
     # replaced partitioned result too); a dataset partitioned another way starts afresh.
     same_layout = newest is not None and newest.partition_by == draft.partition_by
-    base = newest.results if same_layout and newest is not None else []
+    base = newest.results if newest is not None and same_layout else []
     kept = [entry for entry in base if posixpath.dirname(entry.path) not in touched]
     results = [*kept, *draft.results]
-    columns = dict(draft.columns)
-    for name, kind in _kept_columns(kept, newest).items():
-        columns[name] = widest(columns[name], kind) if name in columns else kind
+    columns = widened(draft.columns, _kept_columns(kept, newest))
     # Detected types and state follow an append's rules; the files and columns are the overwrite's.
     merged = appended(draft, newest if same_layout else None)
     return merged.model_copy(update={"results": results, "rows": sum(e.rows or 0 for e in results), "columns": columns})
@@ -77,6 +75,5 @@ def _kept_columns(kept: list[FileEntry], newest: Version | None) -> dict[str, st
         return {}
     found: dict[str, str] = {c: newest.columns[c] for c in newest.partition_by if c in newest.columns}
     for entry in kept:
-        for name, kind in (entry.columns if entry.columns is not None else newest.columns).items():
-            found[name] = widest(found[name], kind) if name in found else kind
+        found = widened(found, entry.columns if entry.columns is not None else newest.columns)
     return found

@@ -14,7 +14,7 @@ import threading
 from ..commit.versions import Dataset, Version
 from .plan import RunPlan
 
-__all__ = ["dataset_of", "fresh_version", "intact", "latest_version", "remember", "remembered"]
+__all__ = ["FEW_STATS", "dataset_of", "fresh_version", "intact", "latest_version", "remember", "remembered"]
 
 # Configurations materialized by this process: (storage root, asset id) → version.
 _done: dict[tuple[str, str], Version] = {}
@@ -42,10 +42,11 @@ def intact(plan: RunPlan, version: Version) -> bool:
     """Whether every result file of ``version`` is as it was committed (blocking)."""
     files = [entry.file for entry in version.results]
     try:
-        if len(files) > _FEW and plan.store.native(files[0]) is None:
+        if len(files) > FEW_STATS and plan.store.native(files[0]) is None:
             # Remote, many parts (an appended or partitioned dataset): one listing per run folder.
+            dataset = dataset_of(plan)
             listed: dict[str, tuple[int, float | None]] = {}
-            for folder in sorted({_run_folder(f) for f in files}):
+            for folder in sorted({dataset.run_dir_of(f) or posixpath.dirname(f) for f in files}):
                 listed.update(plan.store.stats_under_sync(folder))
             if any(f not in listed for f in files):
                 return False
@@ -61,14 +62,7 @@ def intact(plan: RunPlan, version: Version) -> bool:
 
 
 #: Up to this many result files are checked one stat each; more are listed by folder.
-_FEW = 4
-
-
-def _run_folder(file: str) -> str:
-    """The run folder (``…/runs/<run id>``) a version's file lives in, or its own folder."""
-    at = file.find("/runs/")
-    end = file.find("/", at + len("/runs/")) if at >= 0 else -1
-    return file[:end] if end > 0 else posixpath.dirname(file)
+FEW_STATS = 4
 
 
 def fresh_version(plan: RunPlan) -> Version | None:
