@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+
+from madstream import ConflictError
 
 from .servers import S3Server, SFTPServer
 
@@ -78,3 +81,25 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
     for key, value in made.env.items():
         monkeypatch.setenv(key, value)
     return made
+
+
+async def race(
+    slow: Callable[[], Awaitable[object]], rival: Callable[[], Awaitable[object]], started: anyio.Event, go: anyio.Event,
+) -> ConflictError | None:
+    """Run ``slow`` (which sets ``started``, then waits for ``go`` before it yields rows), commit
+    ``rival`` meanwhile, then let ``slow`` finish: its ``ConflictError``, or ``None`` if it landed."""
+    outcome: list[ConflictError | None] = []
+
+    async def run_slow() -> None:
+        try:
+            await slow()
+            outcome.append(None)
+        except ConflictError as exc:
+            outcome.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run_slow)
+        await started.wait()
+        await rival()
+        go.set()
+    return outcome[0]

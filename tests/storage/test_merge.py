@@ -17,7 +17,7 @@ import pytest
 
 from madstream import ConflictError, DefinitionError, ExtractError, asset
 
-from .conftest import Backend
+from .conftest import Backend, race
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(240)]
 
@@ -112,27 +112,15 @@ async def test_two_merges_of_one_key_at_once_is_a_conflict(backend: Backend, sam
 
     await accounts([{"id": 1, "v": "base"}, {"id": 2, "v": "base"}])
     slow = accounts.with_arguments([{"id": 1, "v": "slow"}], True)
-    outcome: list[BaseException | None] = []
-
-    async def run_slow() -> None:
-        try:
-            await slow()
-            outcome.append(None)
-        except ConflictError as exc:
-            outcome.append(exc)
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(run_slow)
-        await started.wait()
-        await accounts([{"id": 1 if same_key else 2, "v": "fast"}])  # commits while `slow` is writing
-        go.set()
+    # The rival commits while `slow` is writing.
+    outcome = await race(slow, lambda: accounts([{"id": 1 if same_key else 2, "v": "fast"}]), started, go)
     rows = (await accounts.with_arguments(None).query("SELECT id, v ORDER BY id")).fetchall()
     if same_key:
-        assert isinstance(outcome[0], ConflictError)
-        assert "merged some of the same keys while this run was writing; nothing was committed" in str(outcome[0])
+        assert isinstance(outcome, ConflictError)
+        assert "merged some of the same keys while this run was writing; nothing was committed" in str(outcome)
         assert rows == [(1, "fast"), (2, "base")]  # the slow merge committed nothing
     else:
-        assert outcome == [None]
+        assert outcome is None
         assert rows == [(1, "slow"), (2, "fast")]  # other keys: both land
 
 

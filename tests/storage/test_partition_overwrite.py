@@ -17,7 +17,7 @@ import pytest
 
 from madstream import ConflictError, DefinitionError, ExtractError, asset, get_fs
 
-from .conftest import Backend
+from .conftest import Backend, race
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(240)]
 
@@ -115,30 +115,19 @@ async def test_a_change_to_a_partition_being_overwritten_is_a_conflict(backend: 
         yield rows or []
 
     await sales(_rows("ab", "base", 1))
-    outcome: list[BaseException | None] = []
-
-    async def run_slow() -> None:
-        try:
-            await sales.with_arguments(_rows("a", "slow", 1), True)()
-            outcome.append(None)
-        except ConflictError as exc:
-            outcome.append(exc)
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(run_slow)
-        await started.wait()
-        if rival == "append-same":
-            await late(_rows("a", "appended", 1))
-        else:  # commits while the slow overwrite is writing
-            await sales(_rows("a" if rival == "overwrite-same" else "b", "fast", 1))
-        go.set()
+    if rival == "append-same":
+        rival_run = late.with_arguments(_rows("a", "appended", 1))
+    else:
+        rival_run = sales.with_arguments(_rows("a" if rival == "overwrite-same" else "b", "fast", 1))
+    # The rival commits while the slow overwrite is writing.
+    outcome = await race(sales.with_arguments(_rows("a", "slow", 1), True), rival_run, started, go)
     rows = (await sales.with_arguments(None).query("SELECT day, tag ORDER BY day, tag")).fetchall()
     if rival == "overwrite-other":
-        assert outcome == [None]
+        assert outcome is None
         assert rows == [("a", "slow"), ("b", "fast")]  # disjoint partitions: both land
         return
-    assert isinstance(outcome[0], ConflictError)
-    assert "changed `ow/race/day=a` while this run was overwriting it; nothing was committed" in str(outcome[0])
+    assert isinstance(outcome, ConflictError)
+    assert "changed `ow/race/day=a` while this run was overwriting it; nothing was committed" in str(outcome)
     expected = [("a", "fast")] if rival == "overwrite-same" else [("a", "appended"), ("a", "base")]
     assert rows == [*expected, ("b", "base")]  # the slow overwrite committed nothing
 
