@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextvars
+import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import anyio
 import pytest
 
 from madstream.stream.threads import StageThread, _completion
@@ -51,3 +53,49 @@ async def test_completion_waits_for_pending_and_finished_futures() -> None:
         pending = pool.submit(lambda: time.sleep(0.05) or 2)
         await _completion(pending)
         assert pending.done() and pending.result() == 2
+
+
+async def test_runs_shorten_the_gil_switch_interval_while_under_way_and_restore_it(tmp_path, monkeypatch) -> None:
+    from madstream import asset
+    from madstream.stream.threads import SWITCH_INTERVAL
+
+    monkeypatch.setenv("FILESYSTEM_URL", f"file://{tmp_path}")
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+
+    @asset("t/slow.parquet", name="slow")
+    async def slow():
+        for i in range(3):
+            seen.append(sys.getswitchinterval())
+            yield [{"i": i}]
+            await anyio.sleep(0.01)
+
+    @asset("t/quick.parquet", name="quick")
+    async def quick():
+        seen.append(sys.getswitchinterval())
+        yield [{"i": 1}]
+
+    # Two runs at once: the one that ends first must not restore the interval under the other.
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(slow)
+        tg.start_soon(quick)
+    assert seen == [pytest.approx(SWITCH_INTERVAL)] * 4
+    assert sys.getswitchinterval() == before
+    assert (await slow.query("SELECT count(*)")).fetchone() == (3,)
+
+
+async def test_the_switch_interval_is_left_alone_when_told(tmp_path, monkeypatch) -> None:
+    from madstream import asset
+
+    monkeypatch.setenv("FILESYSTEM_URL", f"file://{tmp_path}")
+    monkeypatch.setenv("MADSTREAM_SWITCH_INTERVAL", "0")
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+
+    @asset("t/plain.parquet", name="plain")
+    async def plain():
+        seen.append(sys.getswitchinterval())
+        yield [{"i": 1}]
+
+    await plain()
+    assert seen == [before] and sys.getswitchinterval() == before
