@@ -8,33 +8,32 @@ import hashlib
 import inspect
 import posixpath
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
 import orjson
-import pyarrow as pa
 
+from ..base.defaults import DEFAULT_KEEP_FOR, DEFAULT_KEEP_VERSIONS, MAX_OPEN_FILES
 from ..base.errors import ArgumentError, DefinitionError
 from ..base.types import ARTIFACT_FILE_TYPES, FILE_TYPES, STREAM_BATCH_ROWS, Params
-from ..commit.retention import DEFAULT_KEEP_FOR, DEFAULT_KEEP_VERSIONS, Vacuumed, vacuum
-from ..commit.schema_history import SchemaVersion, history_of
-from ..commit.versions import Version, verify
 from ..query.options import ReadCSVOptions, ReadJsonOptions
-from ..query.result import QueryResult
-from ..query.shape import detection_options
 from ..run.incremental import Incremental
-from ..run.lifecycle import current, materialize
-from ..run.observe import expect_rows
-from ..run.plan import RunPlan
-from ..run.results import dataset_of, latest_version
-from ..write.partitions import MAX_OPEN_FILES
-from .artifact import DataArtifact, result_artifact
-from .config import current_storage
 from .naming import default_name
 from .options import check_dataset_options
 from .paths import hive_keys, result_paths, result_types
 from .templates import render_name, render_path, sanitize_name
-from .versions import chosen_version, own_versions
+
+# Defining an asset needs only the modules above. The engine (running, reading, committing:
+# pyarrow, fsspec, pydantic, anyio) is imported by the methods that use it, on first use, so
+# `import madstream` and `@asset(...)` stay fast.
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ..commit.retention import Vacuumed
+    from ..commit.schema_history import SchemaVersion
+    from ..commit.versions import Version
+    from ..query.result import QueryResult
+    from ..run.plan import RunPlan
+    from .artifact import DataArtifact
 
 __all__ = ["DataAsset", "asset"]
 
@@ -184,6 +183,10 @@ class DataAsset:
 
     def _plan(self) -> RunPlan:
         """This configuration rendered and frozen for a run, on the current storage."""
+        from ..query.shape import detection_options
+        from ..run.plan import RunPlan
+        from .config import current_storage
+
         try:
             arguments = self._signature.bind(*self._args, **self._kwargs)
         except TypeError as exc:
@@ -227,6 +230,8 @@ class DataAsset:
 
     def _artifact(self, plan: RunPlan, version: Version) -> DataArtifact:
         """The first result of ``version``: shown at the seed's path, read from the version's own file(s)."""
+        from .artifact import result_artifact
+
         return result_artifact(
             plan.results[0], plan.store, version, self.read_json_options, self.read_csv_options,
             detect_types=self.detect_types,
@@ -272,12 +277,19 @@ class DataAsset:
     # -- running -------------------------------------------------------------------------------
     async def __call__(self, *args: Any, **kwargs: Any) -> DataArtifact:
         """Bind ``args``/``kwargs`` and materialize; returns the first result artifact."""
+        from ..run.lifecycle import materialize
+
         target = self.with_arguments(*args, **kwargs) if args or kwargs else self
         plan = target._plan()
         return target._artifact(plan, await materialize(plan))
 
     async def _current(self, version: int | None = None, as_of: dt.datetime | None = None) -> DataArtifact:
         """The result to read: a chosen version, else this process's last run, a fresh cached one, or a new run."""
+        import anyio.to_thread
+
+        from ..run.lifecycle import current
+        from .versions import chosen_version
+
         plan = self._plan()
         if version is None and as_of is None:
             return self._artifact(plan, await current(plan))
@@ -286,6 +298,10 @@ class DataAsset:
 
     async def _latest(self) -> DataArtifact | None:
         """The last intact result on storage however old, or ``None`` if there is none."""
+        import anyio.to_thread
+
+        from ..run.results import latest_version
+
         plan = self._plan()
         found = await anyio.to_thread.run_sync(latest_version, plan)
         return None if found is None else self._artifact(plan, found)
@@ -320,6 +336,10 @@ class DataAsset:
     async def versions(self) -> list[Version]:
         """This configuration's committed versions, oldest first (``version``, ``run_id``,
         ``committed``, ``rows``, ``parameters``, and every file with its size and checksum)."""
+        import anyio.to_thread
+
+        from .versions import own_versions
+
         plan = self._plan()
         return await anyio.to_thread.run_sync(own_versions, plan)
 
@@ -330,11 +350,19 @@ class DataAsset:
         >>> [(h.version, h.added, h.changed) for h in await orders.schema_history()]
         [(1, {}, {}), (2, {'note': 'VARCHAR'}, {'id': ('BIGINT', 'VARCHAR')})]
         """
+        from ..commit.schema_history import history_of
+
         return history_of(await self.versions())
 
     async def verify(self) -> list[str]:
         """Read every file of every committed version of this configuration and check its checksum;
         returns the problems found (``[]``: every file is as committed)."""
+        import anyio.to_thread
+
+        from ..commit.versions import verify
+        from ..run.results import dataset_of
+        from .versions import own_versions
+
         plan = self._plan()
         dataset = dataset_of(plan)
 
@@ -346,6 +374,11 @@ class DataAsset:
     async def vacuum(self) -> Vacuumed:
         """Remove versions past retention (``keep_versions`` / ``keep_for``), their files, and
         what killed runs left behind; returns what was removed."""
+        import anyio.to_thread
+
+        from ..commit.retention import vacuum
+        from ..run.results import dataset_of
+
         plan = self._plan()
         dataset = dataset_of(plan)
         return await anyio.to_thread.run_sync(
@@ -357,6 +390,8 @@ class DataAsset:
 
         An extract function may yield another asset: its rows stream in through this.
         """
+        from ..run.observe import expect_rows
+
         artifact = await self()
         expect_rows(artifact.rows or 0)  # the yielding run's progress display can draw a bar
         async for batch in artifact.stream_arrow():

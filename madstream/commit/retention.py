@@ -15,15 +15,13 @@ import posixpath
 import time
 from dataclasses import dataclass, field
 
+from ..base.defaults import DEFAULT_KEEP_FOR, DEFAULT_KEEP_VERSIONS
 from .staging import STALE_AFTER, leftover_time
 from .versions import Dataset, Version
 
-__all__ = ["DEFAULT_KEEP_FOR", "DEFAULT_KEEP_VERSIONS", "Vacuumed", "expired", "vacuum"]
+__all__ = ["Vacuumed", "expired", "vacuum"]
 
 log = logging.getLogger("madstream")
-
-DEFAULT_KEEP_VERSIONS = 10
-DEFAULT_KEEP_FOR = dt.timedelta(days=7)
 
 
 @dataclass

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import (
-    DataArtifact,
-    DataArtifactCollector,
-    DataArtifactQuery,
-    DataAsset,
-    DataAssetRun,
-    MadFileSystem,
-    ReadCSVOptions,
-    ReadJsonOptions,
-    asset,
-    get_fs,
-    register_mad_protocol,
-    yield_data_batches,
-)
+from .. import DataAsset, ReadCSVOptions, ReadJsonOptions, asset
 
 if TYPE_CHECKING:
-    from ..api.block import FsspecFileSystem as FsspecFileSystem
+    from .. import DataArtifact as DataArtifact
+    from .. import DataArtifactCollector as DataArtifactCollector
+    from .. import DataArtifactQuery as DataArtifactQuery
+    from .. import DataAssetRun as DataAssetRun
+    from .. import FsspecFileSystem as FsspecFileSystem
+    from .. import MadFileSystem as MadFileSystem
+    from .. import get_fs as get_fs
+    from .. import register_mad_protocol as register_mad_protocol
+    from .. import yield_data_batches as yield_data_batches
 
 __all__ = [
     "DataArtifact",
@@ -37,15 +32,18 @@ __all__ = [
     "yield_data_batches",
 ]
 
-#: The seed's names resolved on first touch (see ``madstream.LAZY``).
+#: The seed's names kept out of ``__all__`` (see ``madstream.LAZY``).
 LAZY = ("FsspecFileSystem",)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "FsspecFileSystem":
-        from ..api.block import FsspecFileSystem
+    # madstream imports these on first touch (see ``madstream.ON_FIRST_USE``); so does this module.
+    if name in __all__ or name in LAZY:
+        import madstream
 
-        return FsspecFileSystem
+        obj = getattr(madstream, name)
+        globals()[name] = obj
+        return obj
     raise AttributeError(f"module 'madstream.data_assets' has no attribute {name!r}")
 
 

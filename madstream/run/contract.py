@@ -10,17 +10,20 @@ dataset's first run sets it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from ..base.errors import SchemaError
-from ..base.types import Encoded
+
+if TYPE_CHECKING:  # only annotations: the API checks CONTRACTS when an asset is defined
+    import pyarrow as pa
+
+    from ..base.types import Encoded
 
 __all__ = ["CONTRACTS", "check_frozen", "contracted"]
 
 CONTRACTS = ("evolve", "freeze", "discard_new_columns")
 
-Write = Callable[[pa.RecordBatch, Encoded | None], None]
+Write = Callable[["pa.RecordBatch", "Encoded | None"], None]
 
 
 def _hint(baseline: Mapping[str, str]) -> str:

@@ -18,11 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from dataclasses import dataclass, replace
-from typing import Any, Literal
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..base.errors import DefinitionError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["CursorTracker", "Incremental", "decode_value", "encode_value", "incremental"]
 

@@ -35,15 +35,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ..base.defaults import MAX_OPEN_FILES
 from ..base.errors import BatchError
 from ..storage.store import FileStore
 from .sinks import ROW_GROUP_BYTES, ROW_GROUP_ROWS, ParquetSink, Sink, open_sink
 from .typenames import duckdb_types
 
-__all__ = ["BUFFER_BYTES", "MAX_OPEN_FILES", "NULL_PARTITION", "PartitionedResult", "partition_dir", "split"]
+__all__ = ["BUFFER_BYTES", "NULL_PARTITION", "PartitionedResult", "partition_dir", "split"]
 
-#: Open partition files at once, by default.
-MAX_OPEN_FILES = 64
 #: Parquet row-group bytes held across every open partition file.
 BUFFER_BYTES = 16 << 20
 #: Rows (or Arrow bytes) gathered before a split: few large pieces rather than many small ones.

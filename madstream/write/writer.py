@@ -17,12 +17,13 @@ from typing import Any, NamedTuple, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..base.defaults import MAX_OPEN_FILES
 from ..base.types import STREAM_BATCH_ROWS, Encoded
 from ..query.scan import scan_sql
 from ..storage.store import FileStore
 from ..storage.uploads import Uploads
 from .detect import ReaderTypes
-from .partitions import MAX_OPEN_FILES, PartitionedResult
+from .partitions import PartitionedResult
 from .schema import SchemaTracker, conform
 from .sinks import Sink, Written, encode, filetype_of, open_sink, write_fragment
 from .typenames import duckdb_types
