@@ -99,3 +99,37 @@ async def test_the_switch_interval_is_left_alone_when_told(tmp_path, monkeypatch
 
     await plain()
     assert seen == [before] and sys.getswitchinterval() == before
+
+
+async def test_queued_writes_keep_page_order_and_stop_at_the_first_failed_one() -> None:
+    from madstream.base.errors import MadstreamError
+    from madstream.stream.channel import pump
+
+    written: list[int] = []
+    threads: set[int] = set()
+
+    def write(batch, _json) -> None:
+        threads.add(threading.get_ident())
+        first = batch.column("i")[0].as_py()
+        if first == 3:
+            raise MadstreamError("disk full at page 3", asset="pages", hint="free space")
+        time.sleep(0.005)  # the writer is behind: the pages after it are queued
+        written.append(first)
+
+    async def pages():
+        for i in range(8):
+            yield [{"i": i}]
+
+    with pytest.raises(MadstreamError, match="disk full at page 3"):
+        await pump(pages(), write, asset="pages")
+    assert written == [0, 1, 2]  # nothing written after the failed page, nothing out of order
+    assert len(threads) == 1 and threading.get_ident() not in threads
+
+    written.clear()
+
+    async def fine():
+        for i in range(10, 16):
+            yield [{"i": i}]
+
+    assert await pump(fine(), write, asset="pages") == 6
+    assert written == [10, 11, 12, 13, 14, 15]

@@ -148,13 +148,53 @@ def _result(future: Future[list[Page]], path: str | None) -> list[Page]:
 async def _consume(
     receive: MemoryObjectReceiveStream[_Pending], normalizer: StageThread, writer: StageThread, write: Write, path: str | None,
 ) -> None:
-    async with receive:
-        async for item in receive:
-            if isinstance(item, Future):
-                await normalizer.wait(item)
-                item = _result(item, path)
-            for page in item:
-                await writer.run(write, page.batch, page.json)
+    # Pages are queued on the write thread a few ahead of the one being written: waiting for
+    # each write before queueing the next left the writer idle whenever the event loop was
+    # busy (pulling the extract function's next page), and the writer is the stage that can
+    # run off the GIL beside the others.
+    queued: deque[Future[None]] = deque()
+    try:
+        async with receive:
+            async for item in receive:
+                if isinstance(item, Future):
+                    await normalizer.wait(item)
+                    item = _result(item, path)
+                for page in item:
+                    previous = queued[-1] if queued else None
+                    queued.append(writer.submit(_write_in_turn, previous, write, page.batch, page.json))
+                    while len(queued) > WRITES_AHEAD:
+                        await _written(writer, queued.popleft())
+        while queued:
+            await _written(writer, queued.popleft())
+    finally:
+        # Failed or cancelled: writes not started are dropped, and the one under way is waited
+        # for, since the write thread owns the run's open files until it returns.
+        for future in queued:
+            future.cancel()
+        with anyio.CancelScope(shield=True):
+            for future in queued:
+                await writer.wait(future)
+
+
+#: Pages queued on the write thread behind the one it is writing.
+WRITES_AHEAD = 2
+
+
+class _NotWritten(Exception):
+    """A queued page skipped because a page before it failed to write (that error is the run's)."""
+
+
+def _write_in_turn(previous: Future[None] | None, write: Write, batch: pa.RecordBatch, json: Encoded | None) -> None:
+    # The write thread runs its calls in order, so `previous` is done by now.
+    if previous is not None and (previous.cancelled() or previous.exception() is not None):
+        raise _NotWritten
+    write(batch, json)
+
+
+async def _written(writer: StageThread, future: Future[None]) -> None:
+    """Wait for one queued write; raises its error."""
+    await writer.wait(future)
+    future.result()
 
 
 def _prepare(raw: object, asset: str, batch: int, json_lines: bool) -> Callable[[], list[Page]]:
