@@ -133,3 +133,20 @@ async def test_queued_writes_keep_page_order_and_stop_at_the_first_failed_one() 
 
     assert await pump(fine(), write, asset="pages") == 6
     assert written == [10, 11, 12, 13, 14, 15]
+
+
+def test_the_switch_interval_is_left_alone_on_one_core() -> None:
+    import os
+    import subprocess
+
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two processors to pin one")
+    probe = (
+        "import os, sys; from madstream.stream.threads import quick_handoffs\n"
+        "before = sys.getswitchinterval()\n"
+        "with quick_handoffs(): print(sys.getswitchinterval() < before)\n"
+        "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "with quick_handoffs(): print(sys.getswitchinterval() == before)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True"]
