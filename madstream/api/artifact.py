@@ -28,6 +28,10 @@ __all__ = ["DataArtifact", "result_artifact"]
 _DUCKDB_LINE_LIMIT = 2_097_152
 
 
+#: The most parts a local artifact binds its queries on the event loop with (see ``_binds_quickly``).
+_FEW_PARTS = 4
+
+
 class DataArtifact:
     """One file of rows on storage: a fragment or a result, in parquet, JSON lines or CSV.
 
@@ -186,7 +190,15 @@ class DataArtifact:
 
         >>> await artifact.query("SELECT * WHERE amount > ?", [50])
         """
+        if self._binds_quickly():
+            return self._query_sync(query_str, params)
         return await anyio.to_thread.run_sync(self._query_sync, query_str, params)
+
+    def _binds_quickly(self) -> bool:
+        """Whether binding a query to this artifact takes about a millisecond, less than the hop
+        to a worker thread (which was most of a small query's overhead): DuckDB reads the footer
+        of a few local files. Remote files, or many parts, bind in a worker thread."""
+        return self.storage.local_root is not None and len(self.parts or ()) <= _FEW_PARTS
 
     def _query_sync(self, query_str: str | None, params: Params) -> QueryResult:
         try:
