@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 # Imported now: what defining an asset needs, none of which imports pyarrow, fsspec, pydantic,
 # DuckDB or Prefect. Every other public name is imported on first touch (``__getattr__`` below),
 # so `import madstream` and `@asset(...)` stay fast; running, reading and querying import the rest.
-from .api.asset import DataAsset, asset
+from .api.asset import DataAsset
+from .api.decorator import asset
 from .base.errors import (
     ArgumentError,
     BatchError,
