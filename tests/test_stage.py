@@ -150,3 +150,25 @@ def test_the_switch_interval_is_left_alone_on_one_core() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "True"]
+
+
+async def test_a_failed_run_returns_only_after_the_write_under_way_has_finished() -> None:
+    # The run's cleanup removes its folder once pump returns: a write still running then would
+    # write into a folder being removed.
+    from madstream.base.errors import BatchError
+    from madstream.stream.channel import pump
+
+    written: list[int] = []
+
+    def slow_write(batch, _json) -> None:
+        time.sleep(0.3)
+        written.append(batch.column("i")[0].as_py())
+
+    async def pages():
+        yield [{"i": 0}]
+        await anyio.sleep(0.05)  # the first page's write is under way
+        yield {1, 2, 3}  # not a table row: the run fails at batch 2
+
+    with pytest.raises(BatchError, match="batch 2"):
+        await pump(pages(), slow_write, asset="pages")
+    assert written == [0]

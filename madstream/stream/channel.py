@@ -163,9 +163,9 @@ async def _consume(
                     previous = queued[-1] if queued else None
                     queued.append(writer.submit(_write_in_turn, previous, write, page.batch, page.json))
                     while len(queued) > WRITES_AHEAD:
-                        await _written(writer, queued.popleft())
+                        await _oldest_written(writer, queued)
         while queued:
-            await _written(writer, queued.popleft())
+            await _oldest_written(writer, queued)
     finally:
         # Failed or cancelled: writes not started are dropped, and the one under way is waited
         # for, since the write thread owns the run's open files until it returns.
@@ -191,10 +191,11 @@ def _write_in_turn(previous: Future[None] | None, write: Write, batch: pa.Record
     write(batch, json)
 
 
-async def _written(writer: StageThread, future: Future[None]) -> None:
-    """Wait for one queued write; raises its error."""
-    await writer.wait(future)
-    future.result()
+async def _oldest_written(writer: StageThread, queued: deque[Future[None]]) -> None:
+    """Wait for the oldest queued write and take it off the queue; raises its error. It stays
+    queued while waited for, so a cancelled wait still leaves it to the caller's cleanup."""
+    await writer.wait(queued[0])
+    queued.popleft().result()
 
 
 def _prepare(raw: object, asset: str, batch: int, json_lines: bool) -> Callable[[], list[Page]]:
