@@ -355,7 +355,9 @@ async def stream_result(
 ) -> AsyncIterator[pa.RecordBatch]:
     """The batches of a query result made for this stream alone: the query, its reader and the
     first batch in one worker-thread hop (a small result's whole cost is otherwise the hops and
-    a second bind), then one hop per batch. ``open_result`` returns ``None`` for no rows."""
+    a second bind), then one hop per batch; a short batch is the last (the reader re-chunks to
+    ``batch_rows``), so a result of one batch takes one hop. ``open_result`` returns ``None``
+    for no rows."""
 
     def first() -> tuple[QueryResult | None, pa.RecordBatchReader | None, pa.RecordBatch | None]:
         result = open_result()
@@ -368,6 +370,8 @@ async def stream_result(
     while batch is not None and reader is not None:
         if batch.num_rows:
             yield batch
+        if batch.num_rows < batch_rows:  # only the last batch is short: no hop to learn the end
+            break
         batch = await anyio.to_thread.run_sync(_next_batch, reader)
     del result  # held until the stream ends: its cursor and storages serve the reader
 
