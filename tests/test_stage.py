@@ -57,7 +57,7 @@ async def test_completion_waits_for_pending_and_finished_futures() -> None:
 
 async def test_runs_shorten_the_gil_switch_interval_while_under_way_and_restore_it(tmp_path, monkeypatch) -> None:
     from madstream import asset
-    from madstream.stream.threads import SWITCH_INTERVAL
+    from madstream.stream.tuning import SWITCH_INTERVAL
 
     monkeypatch.setenv("FILESYSTEM_URL", f"file://{tmp_path}")
     before = sys.getswitchinterval()
@@ -142,11 +142,11 @@ def test_the_switch_interval_is_left_alone_on_one_core() -> None:
     if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs two processors to pin one")
     probe = (
-        "import os, sys; from madstream.stream.threads import quick_handoffs\n"
+        "import os, sys; from madstream.stream.tuning import run_tuning\n"
         "before = sys.getswitchinterval()\n"
-        "with quick_handoffs(): print(sys.getswitchinterval() < before)\n"
+        "with run_tuning(): print(sys.getswitchinterval() < before)\n"
         "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
-        "with quick_handoffs(): print(sys.getswitchinterval() == before)\n"
+        "with run_tuning(): print(sys.getswitchinterval() == before)\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "True"]
@@ -172,3 +172,50 @@ async def test_a_failed_run_returns_only_after_the_write_under_way_has_finished(
     with pytest.raises(BatchError, match="batch 2"):
         await pump(pages(), slow_write, asset="pages")
     assert written == [0]
+
+
+async def test_objects_from_before_a_run_stay_out_of_its_collections_and_come_back_after(tmp_path, monkeypatch) -> None:
+    import gc
+
+    from madstream import asset
+
+    monkeypatch.setenv("FILESYSTEM_URL", f"file://{tmp_path}")
+    assert gc.get_freeze_count() == 0
+    seen: list[int] = []
+
+    @asset("t/frozen.parquet", name="frozen")
+    async def frozen():
+        seen.append(gc.get_freeze_count())
+        yield [{"i": 1}]
+
+    await frozen()
+    assert seen[0] > 1000  # the modules and objects made before the run
+    assert gc.get_freeze_count() == 0
+
+    monkeypatch.setenv("MADSTREAM_FREEZE_GC", "0")
+    await frozen()
+    assert seen[1] == 0
+
+
+async def test_an_application_that_froze_objects_itself_keeps_them_frozen(tmp_path, monkeypatch) -> None:
+    import gc
+
+    from madstream import asset
+
+    monkeypatch.setenv("FILESYSTEM_URL", f"file://{tmp_path}")
+    gc.freeze()  # as a pre-fork server does
+    try:
+        frozen_by_app = gc.get_freeze_count()
+        seen: list[int] = []
+
+        @asset("t/app.parquet", name="app")
+        async def app():
+            seen.append(gc.get_freeze_count())
+            yield [{"i": 1}]
+
+        await app()
+        # Frozen objects that die leave the count; none is added by the run, none unfrozen by it.
+        assert 0 < seen[0] <= frozen_by_app
+        assert 0 < gc.get_freeze_count() <= frozen_by_app
+    finally:
+        gc.unfreeze()

@@ -24,7 +24,8 @@ from ..base.types import Encoded
 from ..query.mad import mad_protocol_hint
 from .normalize import Page, prepare
 from .source import fast_path_enabled, iter_raw_batches
-from .threads import StageThread, quick_handoffs
+from .threads import StageThread
+from .tuning import run_tuning
 
 __all__ = ["CHANNEL_BATCHES", "Write", "pump", "unwrap_group"]
 
@@ -53,7 +54,7 @@ async def pump(data: object, write: Write, *, asset: str, path: str | None = Non
     encoder, normalizer, writer = StageThread("encode"), StageThread("normalize"), StageThread("write")
     producer = _Producer(asset, path, json_lines, encoder, normalizer)
     try:
-        with quick_handoffs():
+        with run_tuning():
             async with anyio.create_task_group() as tg:
                 tg.start_soon(producer.run, data, send)
                 tg.start_soon(_consume, receive, normalizer, writer, write, path)
