@@ -6,11 +6,13 @@ import contextvars
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import anyio
 import pytest
 
+from madstream import DataAsset, asset
 from madstream.stream.threads import StageThread, _completion
 
 pytestmark = pytest.mark.anyio
@@ -55,11 +57,9 @@ async def test_completion_waits_for_pending_and_finished_futures() -> None:
         assert pending.done() and pending.result() == 2
 
 
-async def test_runs_shorten_the_gil_switch_interval_while_under_way_and_restore_it(tmp_path, monkeypatch) -> None:
-    from madstream import asset
+async def test_runs_shorten_the_gil_switch_interval_while_under_way_and_restore_it() -> None:
     from madstream.stream.tuning import SWITCH_INTERVAL
 
-    monkeypatch.setenv("FILESYSTEM_URL", f"file://{tmp_path}")
     before = sys.getswitchinterval()
     seen: list[float] = []
 
@@ -84,20 +84,22 @@ async def test_runs_shorten_the_gil_switch_interval_while_under_way_and_restore_
     assert (await slow.query("SELECT count(*)")).fetchone() == (3,)
 
 
-async def test_the_switch_interval_is_left_alone_when_told(tmp_path, monkeypatch) -> None:
-    from madstream import asset
+def _recording(name: str, probe: Callable[[], object], seen: list[object]) -> DataAsset:
+    """An asset whose run records ``probe()`` in ``seen`` while its stages work."""
 
-    monkeypatch.setenv("FILESYSTEM_URL", f"file://{tmp_path}")
-    monkeypatch.setenv("MADSTREAM_SWITCH_INTERVAL", "0")
-    before = sys.getswitchinterval()
-    seen: list[float] = []
-
-    @asset("t/plain.parquet", name="plain")
-    async def plain():
-        seen.append(sys.getswitchinterval())
+    @asset(f"t/{name}.parquet", name=name)
+    async def recording():
+        seen.append(probe())
         yield [{"i": 1}]
 
-    await plain()
+    return recording
+
+
+async def test_the_switch_interval_is_left_alone_when_told(monkeypatch) -> None:
+    monkeypatch.setenv("MADSTREAM_SWITCH_INTERVAL", "0")
+    before = sys.getswitchinterval()
+    seen: list[object] = []
+    await _recording("plain", sys.getswitchinterval, seen)()
     assert seen == [before] and sys.getswitchinterval() == before
 
 
@@ -174,20 +176,12 @@ async def test_a_failed_run_returns_only_after_the_write_under_way_has_finished(
     assert written == [0]
 
 
-async def test_objects_from_before_a_run_stay_out_of_its_collections_and_come_back_after(tmp_path, monkeypatch) -> None:
+async def test_objects_from_before_a_run_stay_out_of_its_collections_and_come_back_after(monkeypatch) -> None:
     import gc
 
-    from madstream import asset
-
-    monkeypatch.setenv("FILESYSTEM_URL", f"file://{tmp_path}")
     assert gc.get_freeze_count() == 0
-    seen: list[int] = []
-
-    @asset("t/frozen.parquet", name="frozen")
-    async def frozen():
-        seen.append(gc.get_freeze_count())
-        yield [{"i": 1}]
-
+    seen: list[object] = []
+    frozen = _recording("frozen", gc.get_freeze_count, seen)
     await frozen()
     assert seen[0] > 1000  # the modules and objects made before the run
     assert gc.get_freeze_count() == 0
@@ -197,23 +191,14 @@ async def test_objects_from_before_a_run_stay_out_of_its_collections_and_come_ba
     assert seen[1] == 0
 
 
-async def test_an_application_that_froze_objects_itself_keeps_them_frozen(tmp_path, monkeypatch) -> None:
+async def test_an_application_that_froze_objects_itself_keeps_them_frozen() -> None:
     import gc
 
-    from madstream import asset
-
-    monkeypatch.setenv("FILESYSTEM_URL", f"file://{tmp_path}")
     gc.freeze()  # as a pre-fork server does
     try:
         frozen_by_app = gc.get_freeze_count()
-        seen: list[int] = []
-
-        @asset("t/app.parquet", name="app")
-        async def app():
-            seen.append(gc.get_freeze_count())
-            yield [{"i": 1}]
-
-        await app()
+        seen: list[object] = []
+        await _recording("app", gc.get_freeze_count, seen)()
         # Frozen objects that die leave the count; none is added by the run, none unfrozen by it.
         assert 0 < seen[0] <= frozen_by_app
         assert 0 < gc.get_freeze_count() <= frozen_by_app
