@@ -180,6 +180,7 @@ async def test_objects_from_before_a_run_stay_out_of_its_collections_and_come_ba
     import gc
 
     assert gc.get_freeze_count() == 0
+    gc.collect()  # objects are frozen only after a full pass since the last unfreeze (below)
     seen: list[object] = []
     frozen = _recording("frozen", gc.get_freeze_count, seen)
     await frozen()
@@ -204,3 +205,45 @@ async def test_an_application_that_froze_objects_itself_keeps_them_frozen() -> N
         assert 0 < gc.get_freeze_count() <= frozen_by_app
     finally:
         gc.unfreeze()
+
+
+async def test_back_to_back_runs_do_not_freeze_again_what_no_full_pass_has_looked_at() -> None:
+    # Garbage from before a run is frozen with everything else; were the next run to freeze it
+    # again before any full pass, a series of runs would keep it alive for good.
+    import gc
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], 10**9)  # no full pass but the ones asked for
+    try:
+        gc.collect()
+        seen: list[object] = []
+        runs = _recording("b2b", gc.get_freeze_count, seen)
+        await runs()
+        await runs()
+        gc.collect()
+        await runs()
+    finally:
+        gc.set_threshold(*thresholds)
+    first, second, third = seen
+    assert isinstance(first, int) and first > 1000
+    assert second == 0
+    assert isinstance(third, int) and third > 1000
+    assert gc.get_freeze_count() == 0
+
+
+async def test_a_failed_write_is_the_runs_error_while_the_extract_is_pages_ahead() -> None:
+    # The producer waits to send while the writer fails: the writer's error must come out,
+    # not the closed channel's.
+    from madstream.stream.channel import pump
+
+    def failing_write(batch, _json) -> None:
+        if batch.column("i")[0].as_py() == 2:
+            raise PermissionError("the folder is read-only")
+
+    async def pages():
+        for i in range(60):
+            yield [{"i": i}]
+
+    for _ in range(3):
+        with pytest.raises(PermissionError, match="read-only"):
+            await pump(pages(), failing_write, asset="pages")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -190,15 +191,21 @@ class DataArtifact:
 
         >>> await artifact.query("SELECT * WHERE amount > ?", [50])
         """
-        if self._binds_quickly():
+        if params is None and self._binds_quickly():
             return self._query_sync(query_str, params)
         return await anyio.to_thread.run_sync(self._query_sync, query_str, params)
 
     def _binds_quickly(self) -> bool:
         """Whether binding a query to this artifact takes about a millisecond, less than the hop
-        to a worker thread (which was most of a small query's overhead): DuckDB reads the footer
-        of a few local files. Remote files, or many parts, bind in a worker thread."""
-        return self.storage.local_root is not None and len(self.parts or ()) <= _FEW_PARTS
+        to a worker thread (which was most of a small query's overhead): DuckDB, already
+        imported, reads the footers of a few local parquet files, or JSON/CSV whose column types
+        were recorded (nothing to detect). Remote files, many parts, a first query (it imports
+        DuckDB) and queries with parameters (DuckDB 1.x runs those at once) bind in a worker
+        thread."""
+        return (
+            self.storage.local_root is not None and len(self.parts or ()) <= _FEW_PARTS
+            and (self.filetype == "parquet" or bool(self.columns)) and "duckdb" in sys.modules
+        )
 
     def _query_sync(self, query_str: str | None, params: Params) -> QueryResult:
         try:

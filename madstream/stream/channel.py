@@ -60,7 +60,12 @@ async def pump(data: object, write: Write, *, asset: str, path: str | None = Non
                 tg.start_soon(_consume, receive, normalizer, writer, write, path)
     except BaseExceptionGroup as group:
         inner = unwrap_group(group)
-        raise inner from inner.__cause__  # the group goes; the error keeps its own cause
+        try:
+            raise inner from inner.__cause__  # the group goes; the error keeps its own cause
+        finally:
+            # This frame is in the error's traceback: a name holding the error would make a
+            # cycle keeping the run's source and pages alive until a full collection.
+            del inner
     finally:
         encoder.close()
         normalizer.close()
@@ -96,7 +101,8 @@ class _Producer:
         async with send:
             async for raw in self._raw_batches(data):
                 if isinstance(raw, pa.RecordBatch):
-                    await send.send([Page(raw)] if raw.num_rows else [])
+                    if not await _sent(send, [Page(raw)] if raw.num_rows else []):
+                        return
                     continue
                 prepared = self.encoder.submit(_prepare, raw, self.asset, self.count, self.json_lines)
                 future = self.normalizer.submit(_finish, prepared)
@@ -107,7 +113,8 @@ class _Producer:
                     # A batch that fails stops the run before the next one is pulled.
                     await self.normalizer.wait(future)
                     _result(future, self.path)
-                await send.send(future)
+                if not await _sent(send, future):
+                    return
 
     async def _raw_batches(self, data: object) -> AsyncIterator[object]:
         """The source's batches; its failures become errors naming the asset, path and batch."""
@@ -139,6 +146,16 @@ class _Producer:
                 _result(future, self.path)
 
 
+async def _sent(send: MemoryObjectSendStream[_Pending], item: _Pending) -> bool:
+    """Send ``item``; ``False`` when the consumer has stopped reading (it failed, and its error
+    is the run's)."""
+    try:
+        await send.send(item)
+    except anyio.BrokenResourceError:
+        return False
+    return True
+
+
 def _result(future: Future[list[Page]], path: str | None) -> list[Page]:
     try:
         return future.result()
@@ -154,8 +171,10 @@ async def _consume(
     # busy (pulling the extract function's next page), and the writer is the stage that can
     # run off the GIL beside the others.
     queued: deque[Future[None]] = deque()
-    try:
-        async with receive:
+    # The channel stays open until the writes are settled: closed earlier, it would wake a
+    # producer waiting to send with BrokenResourceError before this task's own error is seen.
+    async with receive:
+        try:
             async for item in receive:
                 if isinstance(item, Future):
                     await normalizer.wait(item)
@@ -165,16 +184,16 @@ async def _consume(
                     queued.append(writer.submit(_write_in_turn, previous, write, page.batch, page.json))
                     while len(queued) > WRITES_AHEAD:
                         await _oldest_written(writer, queued)
-        while queued:
-            await _oldest_written(writer, queued)
-    finally:
-        # Failed or cancelled: writes not started are dropped, and the one under way is waited
-        # for, since the write thread owns the run's open files until it returns.
-        for future in queued:
-            future.cancel()
-        with anyio.CancelScope(shield=True):
+            while queued:
+                await _oldest_written(writer, queued)
+        finally:
+            # Failed or cancelled: writes not started are dropped, and the one under way is
+            # waited for, since the write thread owns the run's open files until it returns.
             for future in queued:
-                await writer.wait(future)
+                future.cancel()
+            with anyio.CancelScope(shield=True):
+                for future in queued:
+                    await writer.wait(future)
 
 
 #: Pages queued on the write thread behind the one it is writing.

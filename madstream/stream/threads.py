@@ -45,6 +45,11 @@ async def _completion(future: Future[Any]) -> None:
     await done.wait()
 
 
+def _seen(wrapped: asyncio.Future[Any]) -> None:
+    if not wrapped.cancelled():
+        wrapped.exception()
+
+
 class StageThread:
     """One thread that runs a stage's blocking calls in order, awaited from async code."""
 
@@ -67,9 +72,12 @@ class StageThread:
         """Wait until ``future`` (from :meth:`submit`) is done, whatever its outcome."""
         if _on_asyncio():
             wrapped = asyncio.wrap_future(future)
-            await asyncio.wait([wrapped])
-            if not wrapped.cancelled():
-                wrapped.exception()  # marks it seen: the caller reads `future` itself
+            try:
+                await asyncio.wait([wrapped])
+            finally:
+                # The caller reads `future` itself; the wrapper's outcome is marked seen, also
+                # when this wait is cancelled first (asyncio would log it as never retrieved).
+                wrapped.add_done_callback(_seen)
         else:
             await _completion(future)
 
