@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +43,10 @@ class Backend:
         if self.options:
             env["FILESYSTEM_STORAGE_OPTIONS"] = json.dumps(self.options)
         return env
+
+    def child_env(self, **extra: str) -> dict[str, str]:
+        """The environment of a child process (a writer killed or raced by a test) on this storage."""
+        return {**os.environ, **self.env, "PYTHONPATH": os.pathsep.join(sys.path), "MADSTREAM_PROGRESS": "0", **extra}
 
 
 @pytest.fixture(scope="session")

@@ -198,10 +198,6 @@ asyncio.run(main())
 """
 
 
-def _env(backend: Backend, **extra: str) -> dict[str, str]:
-    return {**os.environ, **backend.env, "PYTHONPATH": os.pathsep.join(sys.path), "MADSTREAM_PROGRESS": "0", **extra}
-
-
 def _script(tmp_path: Path, rows: int = 5) -> Path:
     script = tmp_path / "race.py"
     script.write_text(textwrap.dedent(JOB.format(rows=rows)))
@@ -219,7 +215,7 @@ async def test_concurrent_appenders_all_land_exactly_once(backend: Backend, tmp_
     writers, appends = (4, 10) if backend.name == "local" else (2, int(os.environ.get("MADSTREAM_STRESS_APPENDS", "4")))
     script = _script(tmp_path)
     children = [
-        subprocess.Popen([sys.executable, str(script), str(w), str(appends)], env=_env(backend), cwd=tmp_path,
+        subprocess.Popen([sys.executable, str(script), str(w), str(appends)], env=backend.child_env(), cwd=tmp_path,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for w in range(writers)
     ]
@@ -238,7 +234,7 @@ async def test_an_append_killed_at_a_commit_step_is_all_or_nothing(backend: Back
         pytest.skip("memory:// lives inside one process")
     await race(0, 0)
     done = await anyio.run_process(
-        [sys.executable, str(_script(tmp_path)), "1", "1"], env=_env(backend, MADSTREAM_CRASH_AT=step), check=False,
+        [sys.executable, str(_script(tmp_path)), "1", "1"], env=backend.child_env(MADSTREAM_CRASH_AT=step), check=False,
         cwd=tmp_path,
     )
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]

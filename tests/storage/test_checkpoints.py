@@ -3,7 +3,6 @@ incremental asset leaves every row exactly once (real processes, killed, on ever
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -44,10 +43,6 @@ async def events(since=incremental("at", initial_value=0)):  # type: ignore[no-u
         yield [{"id": i, "at": i} for i in range(start + 1, start + PAGE + 1) if i > since.last_value]
 
 
-def _env(backend: Backend, **extra: str) -> dict[str, str]:
-    return {**os.environ, **backend.env, "PYTHONPATH": os.pathsep.join(sys.path), "MADSTREAM_PROGRESS": "0", **extra}
-
-
 async def _history() -> list[Any]:
     return Dataset(await get_fs(), "ck/events.parquet").history()
 
@@ -72,7 +67,7 @@ async def test_a_run_killed_after_a_checkpoint_resumes_from_it(backend: Backend,
         pytest.skip("memory:// lives inside one process")
     script = tmp_path / "job.py"
     script.write_text(textwrap.dedent(JOB))
-    done = await anyio.run_process([sys.executable, str(script)], env=_env(backend, MADSTREAM_CRASH_AT="committed"),
+    done = await anyio.run_process([sys.executable, str(script)], env=backend.child_env(MADSTREAM_CRASH_AT="committed"),
                                    check=False, cwd=tmp_path)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
     assert [v.rows for v in await _history()] == [30]  # the first checkpoint stands
@@ -84,7 +79,7 @@ async def test_a_run_killed_at_a_random_moment_loses_and_repeats_nothing(backend
         pytest.skip("memory:// lives inside one process")
     script = tmp_path / "job.py"
     script.write_text(textwrap.dedent(JOB))
-    child = subprocess.Popen([sys.executable, str(script)], env=_env(backend, PAGE_SLEEP="0.05"), cwd=tmp_path,
+    child = subprocess.Popen([sys.executable, str(script)], env=backend.child_env(PAGE_SLEEP="0.05"), cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while len(await _history()) < 2 and child.poll() is None and time.monotonic() < deadline:

@@ -75,10 +75,6 @@ def _job(tmp_path: Path) -> Path:
     return script
 
 
-def _env(backend: Backend, **extra: str) -> dict[str, str]:
-    return {**os.environ, **backend.env, "PYTHONPATH": os.pathsep.join(sys.path), "MADSTREAM_PROGRESS": "0", **extra}
-
-
 async def _all_versions() -> list:
     fs = await get_fs()
     return Dataset(fs, "crash/out.parquet").history()
@@ -122,7 +118,7 @@ async def _vacuum_clears_leftovers() -> None:
 async def test_a_run_killed_at_each_step_leaves_whole_versions_only(shared: Backend, tmp_path: Path, step: str) -> None:
     await crash(gen=1)
     done = await anyio.run_process(
-        [sys.executable, str(_job(tmp_path)), "2", "1"], env=_env(shared, MADSTREAM_CRASH_AT=step), check=False, cwd=tmp_path,
+        [sys.executable, str(_job(tmp_path)), "2", "1"], env=shared.child_env(MADSTREAM_CRASH_AT=step), check=False, cwd=tmp_path,
     )
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
     committed = step not in ("written", "committing")
@@ -138,7 +134,7 @@ async def test_runs_killed_at_random_moments_leave_whole_versions_only(shared: B
     job = _job(tmp_path)
     for k in range(kills):
         child = subprocess.Popen(
-            [sys.executable, str(job), str(10 * (k + 1)), "5"], env=_env(shared, PAGE_SLEEP="0.02"), cwd=tmp_path,
+            [sys.executable, str(job), str(10 * (k + 1)), "5"], env=shared.child_env(PAGE_SLEEP="0.02"), cwd=tmp_path,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         await anyio.sleep(rng.uniform(1.0, 2.5))  # past the imports: somewhere in a run or a commit
@@ -153,7 +149,7 @@ async def test_runs_killed_at_random_moments_leave_whole_versions_only(shared: B
 async def test_a_reader_never_sees_a_mixed_state_while_another_process_commits(shared: Backend, tmp_path: Path) -> None:
     writes = 6
     writer = subprocess.Popen(
-        [sys.executable, str(_job(tmp_path)), "1", str(writes)], env=_env(shared), cwd=tmp_path,
+        [sys.executable, str(_job(tmp_path)), "1", str(writes)], env=shared.child_env(), cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     ran = []
@@ -187,7 +183,7 @@ async def test_a_reader_never_sees_a_mixed_state_while_another_process_commits(s
 async def test_two_processes_racing_one_configuration_commit_one_run_per_version(shared: Backend, tmp_path: Path) -> None:
     job = _job(tmp_path)
     children = [
-        subprocess.Popen([sys.executable, str(job), str(first), "3"], env=_env(shared), cwd=tmp_path,
+        subprocess.Popen([sys.executable, str(job), str(first), "3"], env=shared.child_env(), cwd=tmp_path,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for first in (100, 200)
     ]

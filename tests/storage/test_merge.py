@@ -4,7 +4,6 @@ only files holding a replaced key are rewritten, and a failed or killed merge ch
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import subprocess
 import sys
@@ -152,10 +151,6 @@ asyncio.run(main())
 """
 
 
-def _env(backend: Backend, **extra: str) -> dict[str, str]:
-    return {**os.environ, **backend.env, "PYTHONPATH": os.pathsep.join(sys.path), "MADSTREAM_PROGRESS": "0", **extra}
-
-
 async def test_concurrent_merges_of_other_keys_all_land(backend: Backend, tmp_path: Path) -> None:
     if not backend.shared:
         pytest.skip("memory:// lives inside one process")
@@ -163,7 +158,7 @@ async def test_concurrent_merges_of_other_keys_all_land(backend: Backend, tmp_pa
     script.write_text(textwrap.dedent(JOB))
     count = 4 if backend.name == "local" else 2
     children = [
-        subprocess.Popen([sys.executable, str(script), str(w), str(count)], env=_env(backend), cwd=tmp_path,
+        subprocess.Popen([sys.executable, str(script), str(w), str(count)], env=backend.child_env(), cwd=tmp_path,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for w in (1, 2)
     ]
@@ -190,7 +185,7 @@ async def test_a_merge_killed_before_its_commit_changes_nothing(backend: Backend
     await race([{"id": 1000, "writer": 0}])
     script = tmp_path / "race.py"
     script.write_text(textwrap.dedent(JOB))
-    done = await anyio.run_process([sys.executable, str(script), "1", "1"], env=_env(backend, MADSTREAM_CRASH_AT=step),
+    done = await anyio.run_process([sys.executable, str(script), "1", "1"], env=backend.child_env(MADSTREAM_CRASH_AT=step),
                                    check=False, cwd=tmp_path)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
     assert (await race.with_arguments(None).query("SELECT id, writer")).fetchall() == [(1000, 0)]

@@ -4,7 +4,6 @@ untouched, and two writers changing one partition at once is a conflict."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -158,10 +157,6 @@ asyncio.run(main())
 """
 
 
-def _env(backend: Backend, **extra: str) -> dict[str, str]:
-    return {**os.environ, **backend.env, "PYTHONPATH": os.pathsep.join(sys.path), "MADSTREAM_PROGRESS": "0", **extra}
-
-
 @asset("ow/proc.parquet", name="proc", partition_by=["region"], write_mode="overwrite_partitions")
 async def proc(writer: int, n: int):  # type: ignore[no-untyped-def]
     yield [{"region": f"r{writer}", "n": n, "i": i} for i in range(n + 1)]
@@ -174,7 +169,7 @@ async def test_concurrent_overwriters_of_their_own_partitions_all_land(backend: 
     script.write_text(textwrap.dedent(JOB))
     writers, count = (4, 4) if backend.name == "local" else (3, 2)
     children = [
-        subprocess.Popen([sys.executable, str(script), str(w), str(count)], env=_env(backend), cwd=tmp_path,
+        subprocess.Popen([sys.executable, str(script), str(w), str(count)], env=backend.child_env(), cwd=tmp_path,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for w in range(writers)
     ]
@@ -195,7 +190,7 @@ async def test_an_overwrite_killed_before_its_commit_changes_nothing(backend: Ba
     await proc(1, 1)
     script = tmp_path / "job.py"
     script.write_text(textwrap.dedent(JOB))
-    done = await anyio.run_process([sys.executable, str(script), "0", "4"], env=_env(backend, MADSTREAM_CRASH_AT=step),
+    done = await anyio.run_process([sys.executable, str(script), "0", "4"], env=backend.child_env(MADSTREAM_CRASH_AT=step),
                                    check=False, cwd=tmp_path)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
     read = proc.with_arguments(0, 0)
