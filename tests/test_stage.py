@@ -137,9 +137,15 @@ async def test_queued_writes_keep_page_order_and_stop_at_the_first_failed_one() 
     assert written == [10, 11, 12, 13, 14, 15]
 
 
+def _printed_by(probe: str) -> list[str]:
+    """What ``probe`` prints, run in a fresh interpreter (its process settings are its own)."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+
+
 def test_the_switch_interval_is_left_alone_on_one_core() -> None:
     import os
-    import subprocess
 
     if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs two processors to pin one")
@@ -150,8 +156,7 @@ def test_the_switch_interval_is_left_alone_on_one_core() -> None:
         "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
         "with run_tuning(): print(sys.getswitchinterval() == before)\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["True", "True"]
+    assert _printed_by(probe) == ["True", "True"]
 
 
 async def test_a_failed_run_returns_only_after_the_write_under_way_has_finished() -> None:
@@ -247,3 +252,23 @@ async def test_a_failed_write_is_the_runs_error_while_the_extract_is_pages_ahead
     for _ in range(3):
         with pytest.raises(PermissionError, match="read-only"):
             await pump(pages(), failing_write, asset="pages")
+
+
+def test_a_process_forked_during_a_run_gets_the_interpreters_own_settings() -> None:
+    import os
+
+    if not hasattr(os, "fork") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs fork and two processors")
+    probe = (
+        "import gc, os, sys\n"
+        "from madstream.stream.tuning import run_tuning\n"
+        "gc.collect(); before = sys.getswitchinterval()\n"
+        "with run_tuning():\n"
+        "    tuned = sys.getswitchinterval() < before and gc.get_freeze_count() > 0\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        os._exit(0 if sys.getswitchinterval() == before and gc.get_freeze_count() == 0 else 1)\n"
+        "    child_ok = os.waitpid(pid, 0)[1] == 0\n"
+        "print(tuned, child_ok, sys.getswitchinterval() == before, gc.get_freeze_count() == 0)\n"
+    )
+    assert _printed_by(probe) == ["True", "True", "True", "True"]

@@ -79,13 +79,10 @@ def _note_full_pass(phase: str, info: dict[str, int]) -> None:
 def _reset_in_child() -> None:
     # A process forked during a run (a fork-started pool in an extract function) runs none of
     # it: its settings are the interpreter's own, restored here.
-    global _lock, _runs_under_way, _interval_set, _froze
+    global _lock, _runs_under_way
     _lock = threading.Lock()
-    if _interval_set is not None and sys.getswitchinterval() == _interval_set:
-        sys.setswitchinterval(_interval_before)
-    if _froze:
-        gc.unfreeze()
-    _runs_under_way, _interval_set, _froze = 0, None, False
+    _untune()
+    _runs_under_way = 0
 
 
 gc.callbacks.append(_note_full_pass)
