@@ -20,13 +20,19 @@ pytestmark = pytest.mark.anyio
 _who: contextvars.ContextVar[str] = contextvars.ContextVar("who", default="nobody")
 
 
+async def _run(stage: StageThread, fn: Callable[[], object]) -> object:
+    future = stage.submit(fn)
+    await stage.wait(future)
+    return future.result()
+
+
 async def test_a_stage_runs_every_call_in_one_thread_in_order_with_the_callers_context() -> None:
     stage = StageThread("test")
     seen: list[tuple[int, int, str]] = []
     _who.set("caller")
     try:
         for i in range(5):
-            got = await stage.run(lambda i=i: seen.append((i, threading.get_ident(), _who.get())) or i * 2)
+            got = await _run(stage, lambda i=i: seen.append((i, threading.get_ident(), _who.get())) or i * 2)
             assert got == i * 2
     finally:
         stage.close()
@@ -39,8 +45,8 @@ async def test_a_stage_error_reaches_the_caller() -> None:
     stage = StageThread("test")
     try:
         with pytest.raises(ZeroDivisionError):
-            await stage.run(lambda: 1 / 0)
-        assert await stage.run(lambda: "still serving") == "still serving"
+            await _run(stage, lambda: 1 / 0)
+        assert await _run(stage, lambda: "still serving") == "still serving"
     finally:
         stage.close()
 

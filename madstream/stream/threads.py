@@ -56,16 +56,9 @@ class StageThread:
     def __init__(self, name: str) -> None:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"madstream-{name}")
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        # Like anyio.to_thread.run_sync: the caller's context variables go along, and a
-        # cancelled caller still waits for the call to finish (the thread owns its files).
-        future = self.submit(fn, *args)
-        with anyio.CancelScope(shield=True):
-            await self.wait(future)
-        return future.result()
-
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        """Queue ``fn(*args)`` behind the calls before it, with the caller's context; not awaited."""
+        """Queue ``fn(*args)`` behind the calls before it, with the caller's context variables
+        (as ``anyio.to_thread.run_sync`` passes them); not awaited."""
         return self._executor.submit(contextvars.copy_context().run, fn, *args)
 
     async def wait(self, future: Future[Any]) -> None:
