@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from madstream import DataArtifact, QueryError, Storage, asset
+from madstream.query.confine import check_single_select
 
 pytestmark = pytest.mark.anyio
 
@@ -107,6 +108,36 @@ async def test_a_second_statement_is_rejected_without_echoing_rows() -> None:
     result = await people.query("SELECT count(*) WHERE name <> 'a;b' -- ; not a statement")
     assert result.fetchone() == (7,)
     assert (await people.query("SELECT count(*);")).fetchone() == (7,)  # a trailing `;` is fine
+
+
+async def test_a_refused_query_is_refused_every_time_and_an_accepted_one_is_parsed_once() -> None:
+    assert (await people.query("SELECT count(*) WHERE id < 3")).fetchone() == (3,)
+    for _ in range(3):  # only verdicts that let a query through are remembered
+        with pytest.raises(QueryError, match="one statement"):
+            await people.query("SELECT count(*) WHERE id < 3; SET threads = 1")
+        with pytest.raises(QueryError, match="not INSERT"):
+            check_single_select(duckdb.connect(), "INSERT INTO t VALUES (1)", asset="people", path=None)
+
+    class Counting:
+        """A connection that counts how often the text is parsed."""
+
+        def __init__(self) -> None:
+            self.parsed, self.con = 0, duckdb.connect()
+
+        def extract_statements(self, sql: str) -> list[object]:
+            self.parsed += 1
+            return self.con.extract_statements(sql)
+
+    counting = Counting()
+    text = f"FROM range(5) SELECT count(*) -- {uuid.uuid4()}"
+    for _ in range(3):
+        check_single_select(counting, text, asset="people", path=None)  # type: ignore[arg-type]
+    assert counting.parsed == 1
+    assert counting.con.sql(text).fetchall() == [(5,)]
+    long_text = text + " " * 40_000  # too long to keep: parsed each time
+    for _ in range(2):
+        check_single_select(counting, long_text, asset="people", path=None)  # type: ignore[arg-type]
+    assert counting.parsed == 3
 
 
 async def test_set_in_a_query_is_rejected_and_settings_never_carry_over() -> None:
