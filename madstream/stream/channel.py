@@ -104,8 +104,12 @@ class _Producer:
                     if not await _sent(send, [Page(raw)] if raw.num_rows else []):
                         return
                     continue
-                prepared = self.encoder.submit(_prepare, raw, self.asset, self.count, self.json_lines)
-                future = self.normalizer.submit(_finish, prepared)
+                if self.ahead:
+                    prepared = self.encoder.submit(_prepare, raw, self.asset, self.count, self.json_lines)
+                    future = self.normalizer.submit(_finish, prepared)
+                else:
+                    # Off the fast path the first half only picks the conversion: no stage of its own.
+                    future = self.normalizer.submit(_normalize, raw, self.asset, self.count, self.json_lines)
                 self._pending.append(future)
                 if not self.ahead:
                     # The direct path holds the GIL throughout: pulling the next batch meanwhile
@@ -220,6 +224,10 @@ async def _oldest_written(writer: StageThread, queued: deque[Future[None]]) -> N
 
 def _prepare(raw: object, asset: str, batch: int, json_lines: bool) -> Callable[[], list[Page]]:
     return prepare(raw, asset=asset, batch=batch, json_lines=json_lines)
+
+
+def _normalize(raw: object, asset: str, batch: int, json_lines: bool) -> list[Page]:
+    return prepare(raw, asset=asset, batch=batch, json_lines=json_lines)()
 
 
 def _finish(prepared: Future[Callable[[], list[Page]]]) -> list[Page]:
