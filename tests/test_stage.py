@@ -278,3 +278,31 @@ def test_a_process_forked_during_a_run_gets_the_interpreters_own_settings() -> N
         "print(tuned, child_ok, sys.getswitchinterval() == before, gc.get_freeze_count() == 0)\n"
     )
     assert _printed_by(probe) == ["True", "True", "True", "True"]
+
+
+async def test_a_failed_write_comes_before_a_later_extract_error() -> None:
+    # Batch 2's write fails while the extract function is already failing at batch 4: batch 2
+    # came first, so its error is the run's, as when each batch was written before the next.
+    from madstream.base.errors import ExtractError
+    from madstream.stream.channel import pump
+
+    def slow_failing_write(batch, _json) -> None:
+        if batch.column("i")[0].as_py() == 2:
+            time.sleep(0.2)
+            raise PermissionError("the folder is read-only")
+
+    async def pages():
+        for i in range(1, 4):
+            yield [{"i": i}]
+        raise RuntimeError("the API went away")
+
+    with pytest.raises(PermissionError, match="read-only"):
+        await pump(pages(), slow_failing_write, asset="pages")
+
+    async def fails_alone():
+        yield [{"i": 1}]
+        raise RuntimeError("the API went away")
+
+    with pytest.raises(ExtractError, match="API went away") as caught:  # no write failed: the extract's error
+        await pump(fails_alone(), slow_failing_write, asset="pages")
+    assert caught.value.batch == 2

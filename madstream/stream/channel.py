@@ -57,7 +57,7 @@ async def pump(data: object, write: Write, *, asset: str, path: str | None = Non
         with run_tuning():
             async with anyio.create_task_group() as tg:
                 tg.start_soon(producer.run, data, send)
-                tg.start_soon(_consume, receive, normalizer, writer, write, path)
+                tg.start_soon(_consume, receive, normalizer, writer, write, path, producer.drained)
     except BaseExceptionGroup as group:
         inner = unwrap_group(group)
         try:
@@ -96,8 +96,12 @@ class _Producer:
         self.count = 0
         #: Normalizations handed on and perhaps not yet finished, oldest first.
         self._pending: deque[Future[list[Page]]] = deque(maxlen=CHANNEL_BATCHES + 2)
+        #: Set by the consumer once every page it received is written.
+        self.drained = anyio.Event()
+        self._send: MemoryObjectSendStream[_Pending] | None = None
 
     async def run(self, data: object, send: MemoryObjectSendStream[_Pending]) -> None:
+        self._send = send
         async with send:
             async for raw in self._raw_batches(data):
                 if isinstance(raw, pa.RecordBatch):
@@ -142,12 +146,18 @@ class _Producer:
             yield raw
 
     async def _earlier_failure(self) -> None:
-        """Raise the error of an earlier batch's normalization, if one failed: that batch came
-        first, so its error is the run's, as when each batch was normalized before the next."""
+        """Raise the error of an earlier batch, if its normalization or its write failed: that
+        batch came first, so its error is the run's, as when each batch was normalized and
+        written before the next was pulled."""
         for future in self._pending:
             await self.normalizer.wait(future)
             if future.exception() is not None:
                 _result(future, self.path)
+        if self._send is not None:
+            # The channel ends here: the consumer writes what it holds, and a failed write
+            # fails its task, which cancels this one before the extract's error is raised.
+            await self._send.aclose()
+            await self.drained.wait()
 
 
 async def _sent(send: MemoryObjectSendStream[_Pending], item: _Pending) -> bool:
@@ -168,7 +178,8 @@ def _result(future: Future[list[Page]], path: str | None) -> list[Page]:
 
 
 async def _consume(
-    receive: MemoryObjectReceiveStream[_Pending], normalizer: StageThread, writer: StageThread, write: Write, path: str | None,
+    receive: MemoryObjectReceiveStream[_Pending], normalizer: StageThread, writer: StageThread, write: Write,
+    path: str | None, drained: anyio.Event,
 ) -> None:
     # Pages are queued on the write thread a few ahead of the one being written: waiting for
     # each write before queueing the next left the writer idle whenever the event loop was
@@ -190,6 +201,8 @@ async def _consume(
                         await _oldest_written(writer, queued)
             while queued:
                 await _oldest_written(writer, queued)
+            # Only now: a failed write fails this task, which cancels a producer still waiting.
+            drained.set()
         finally:
             # Failed or cancelled: writes not started are dropped, and the one under way is
             # waited for, since the write thread owns the run's open files until it returns.
