@@ -62,6 +62,24 @@ def test_sftp_streams_big_files_in_large_writes(sftp_server: SFTPServer) -> None
     assert hashlib.sha256(on_server).hexdigest() == expected
 
 
+def _sftp_cipher(storage: Storage) -> str:
+    """The cipher the storage's SFTP connection sends with."""
+    storage.exists_sync("")  # connects
+    return storage.fs.fs.client.get_extra_info("send_cipher")
+
+
+def test_sftp_prefers_aes_gcm_unless_the_options_choose(sftp_server: SFTPServer) -> None:
+    (sftp_server.root / "ciphers").mkdir(exist_ok=True)
+    url = sftp_server.url("ciphers")
+    # A fresh connection each: fsspec would otherwise hand back the cached one.
+    assert _sftp_cipher(Storage(url, {**sftp_server.options(), "skip_instance_cache": True})) == "aes128-gcm@openssh.com"
+    chosen = {**sftp_server.options(), "encryption_algs": ["chacha20-poly1305@openssh.com"], "skip_instance_cache": True}
+    assert _sftp_cipher(Storage(url, chosen)) == "chacha20-poly1305@openssh.com"
+    storage = Storage(url, {**sftp_server.options(), "skip_instance_cache": True})
+    storage.write_bytes_sync("a.bin", b"payload")
+    assert (sftp_server.root / "ciphers" / "a.bin").read_bytes() == b"payload"
+
+
 async def test_options_in_the_url_query(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FILESYSTEM_URL", f"s3://{BUCKET}/via-url?endpoint_url={s3_server.endpoint}&secret=testing-secret-value")
     monkeypatch.setenv("FILESYSTEM_STORAGE_OPTIONS", json.dumps({"key": "testing-key"}))
