@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 # so `import madstream` and `@asset(...)` stay fast; running, reading and querying import the rest.
 from .api.asset import DataAsset
 from .api.decorator import asset
+from .base.allocator import choose_arrow_pool
 from .base.errors import (
     ArgumentError,
     BatchError,
@@ -39,6 +40,9 @@ from .base.errors import (
 )
 from .query.options import ReadCSVOptions, ReadJsonOptions
 from .run.incremental import Incremental, incremental
+
+# Before pyarrow's first allocation, which none of the imports above makes (see the module).
+choose_arrow_pool()
 
 if TYPE_CHECKING:
     from .api.artifact import DataArtifact as DataArtifact

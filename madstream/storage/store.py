@@ -31,10 +31,12 @@ __all__ = ["BLOCK_PROTOCOLS", "DEFAULT_URL", "FileStore"]
 DEFAULT_URL = "file://./.tmp/storage"
 #: Protocols whose files buffer blocks themselves (object stores: one block = one upload part).
 BLOCK_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "az", "adl", "oss"})
-#: Multipart part size for streamed object-store writes (S3's minimum is 5 MiB). s3fs holds a
-#: part about three times while it uploads it (its buffer, the part read out of it, the request
-#: body), so this bounds memory: 8 MiB peaked ~20 MiB lower than 16 MiB for 1M rows.
-WRITE_PART = 8 << 20
+#: Multipart part size for streamed object-store writes: S3's minimum. s3fs holds a part about
+#: three times while it uploads it (its buffer, the part read out of it, the request body), and
+#: the allocator keeps the freed copies for the next part, so this bounds memory: a 1M-row run
+#: peaked ~20 MiB lower with 8 MiB parts than with 16 MiB, and 8-15 MiB lower again with 5 MiB
+#: parts, at the same speed on loopback (benches/README.md, "Peak RSS on SFTP and S3").
+WRITE_PART = 5 << 20
 T = TypeVar("T")
 
 

@@ -47,16 +47,24 @@ def run_together(store: FileStore, what: str, path: str, jobs: Sequence[Job], *,
     """
 
     async def batch(inner: Any) -> None:
-        gate = asyncio.Semaphore(limit)
+        # ``limit`` workers take the jobs in turn: a version of 2,000 files then has 32 coroutines
+        # at a time, not 2,000 tasks queued on a semaphore (memory a long run's end would add).
+        queue = iter(enumerate(jobs))
+        failures: dict[int, BaseException] = {}
 
-        async def one(job: Job) -> None:
-            async with gate:
-                await job(inner)
+        async def worker() -> None:
+            for index, job in queue:
+                try:
+                    await job(inner)
+                except Exception as exc:  # noqa: BLE001 - every job runs; the first failure is raised below
+                    failures[index] = exc
 
-        outcomes = await asyncio.gather(*(one(job) for job in jobs), return_exceptions=True)
-        for outcome in outcomes:
+        ended = await asyncio.gather(*(worker() for _ in range(min(limit, len(jobs)))), return_exceptions=True)
+        for outcome in ended:  # a worker cancelled, or a job's BaseException
             if isinstance(outcome, BaseException):
                 raise outcome
+        if failures:
+            raise failures[min(failures)]
 
     def attempt(_: Any) -> None:
         inner = async_target(store)  # after a reconnect: the new connection's filesystem

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ from madstream import Storage, StorageError, asset, get_fs
 from madstream.storage.atomic import Placement, place_many
 from madstream.storage.remote import WRITE_CHUNK
 from madstream.storage.store import WRITE_PART
+from madstream.storage.together import Job, run_together
 from madstream.storage.uploads import Uploads
 
 from .conftest import BUCKET, make_backend
@@ -155,3 +157,25 @@ def test_a_failed_background_upload_fails_the_writer_naming_the_file(name: str, 
         uploads.wait()
     assert "two.bin" in str(caught.value)
     uploads.cancel()  # after a failure: nothing left running
+
+
+def test_operations_sent_together_run_limit_at_a_time_and_raise_the_first_failure(s3_server: S3Server) -> None:
+    storage = Storage(f"s3://{BUCKET}/together", s3_server.options())
+    running, most, ran = 0, 0, []
+
+    def job(i: int) -> Job:
+        async def one(fs: object) -> None:
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            await asyncio.sleep(0)  # let the other workers start theirs
+            running -= 1
+            ran.append(i)
+            if i in (7, 3):
+                raise ValueError(f"job {i} failed")
+
+        return one
+
+    with pytest.raises(StorageError, match="job 3 failed"):
+        run_together(storage, "probe", "together/x", [job(i) for i in range(100)], limit=4)
+    assert sorted(ran) == list(range(100)) and most == 4  # every job ran, never more than 4 at once
