@@ -29,6 +29,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+#: The environment as the bench was started: importing madstream here (for its version) names
+#: Arrow's pool in this process's environment, which the floor's child must not inherit.
+STARTED_ENV = dict(os.environ)
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "storage"), str(HERE)]
 
 CHILD = r"""
@@ -85,7 +88,7 @@ def run_case(rows: int, env: dict[str, str], floor: str = "") -> dict[str, Any]:
     code = CHILD.format(paths=sys.path[:3], rows=rows, floor=floor)
     server0 = _cpu()
     out = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code], env={**STARTED_ENV, **env}, capture_output=True, text=True, check=False
     )
     if out.returncode:
         raise SystemExit(f"case failed:\n{out.stderr[-3000:]}")
