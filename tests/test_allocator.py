@@ -53,3 +53,36 @@ def test_after_pyarrow_allocated_arrows_choice_stands() -> None:
     # Arrow chose at its first allocation; naming a pool afterwards changes nothing (and breaks nothing).
     own = pool_after("pass")
     assert pool_after("import pyarrow as pa\npa.array([1])\nimport madstream") == own
+
+
+def test_the_heap_is_trimmed_every_trim_bytes_written_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from madstream.base import allocator
+
+    monkeypatch.setattr(allocator, "_since_trim", 0)
+    assert not allocator.written(allocator.TRIM_BYTES - 1)
+    glibc = allocator._trimmer() is not None  # malloc_trim exists on glibc only
+    assert allocator.written(1) is glibc  # the threshold is crossed: trimmed (really) on glibc
+    assert allocator._since_trim == 0
+    monkeypatch.setenv("MADSTREAM_TRIM_HEAP", "0")
+    assert not allocator.written(allocator.TRIM_BYTES)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("trim_heap", [True, False])
+async def test_a_run_counts_what_it_writes_toward_a_trim_only_when_asked(
+    trim_heap: bool, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from madstream.base import allocator
+    from madstream.stream.channel import pump
+
+    monkeypatch.setattr(allocator, "_since_trim", 0)
+    pages = []
+
+    async def rows():
+        for i in range(3):
+            yield [{"i": i, "text": "x" * 100}]
+
+    assert await pump(rows(), lambda batch, _json: pages.append(batch), asset="pages", trim_heap=trim_heap) == 3
+    counted = sum(batch.nbytes for batch in pages)
+    assert counted > 0
+    assert allocator._since_trim == (counted if trim_heap else 0)

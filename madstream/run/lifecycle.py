@@ -180,7 +180,10 @@ async def _execute(plan: RunPlan, run: RunRecord, watchers: tuple[RunObserver, .
     try:
         with sizing(callbacks):  # a yielded asset announces its rows to this run's observers
             data = await _call(plan, args, kwargs)
-            await pump(data, write, asset=plan.name, path=plan.path, json_lines=segments.json_lines)
+            await pump(
+                data, write, asset=plan.name, path=plan.path, json_lines=segments.json_lines,
+                trim_heap=plan.store.local_root is None,
+            )
         version = await anyio.to_thread.run_sync(segments.finish)
     except BaseException:
         with anyio.CancelScope(shield=True):

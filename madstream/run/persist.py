@@ -39,7 +39,10 @@ async def persist_rows(store: FileStore, path: str, data: object, *, asset: str)
     async with Transaction(store) as txn:
         writer = RunWriter(store, txn, Layout(results=(path,)))
         try:
-            await pump(data, writer.write, asset=asset, path=path, json_lines=writer.json_lines)
+            await pump(
+                data, writer.write, asset=asset, path=path, json_lines=writer.json_lines,
+                trim_heap=store.local_root is None,
+            )
             stats = await anyio.to_thread.run_sync(writer.close)
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -67,5 +70,5 @@ async def persist_batches(
             write_fragment(store, temp, batch, filetype, json or encode(batch, filetype))
             written.append((posixpath.join(folder, name), batch.schema, batch.num_rows))
 
-        await pump(data, write, asset=folder, path=folder, json_lines=filetype == "json")
+        await pump(data, write, asset=folder, path=folder, json_lines=filetype == "json", trim_heap=store.local_root is None)
     return written

@@ -19,6 +19,7 @@ import anyio
 import pyarrow as pa
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ..base.allocator import written
 from ..base.errors import ExtractError, MadstreamError
 from ..base.types import Encoded
 from ..query.mad import mad_protocol_hint
@@ -44,11 +45,15 @@ def unwrap_group(exc: BaseException) -> BaseException:
     return exc
 
 
-async def pump(data: object, write: Write, *, asset: str, path: str | None = None, json_lines: bool = False) -> int:
+async def pump(
+    data: object, write: Write, *, asset: str, path: str | None = None, json_lines: bool = False,
+    trim_heap: bool = False,
+) -> int:
     """Stream every batch of ``data`` into ``write``; returns the number of source batches.
 
     ``write`` gets each record batch and, with ``json_lines``, the same rows as JSON lines when
-    normalizing produced them (see :func:`normalize`), else ``None``.
+    normalizing produced them (see :func:`normalize`), else ``None``. ``trim_heap``: now and
+    then, give the heap's free memory back to the system (see :func:`~..base.allocator.written`).
     """
     send, receive = anyio.create_memory_object_stream[_Pending](CHANNEL_BATCHES)
     encoder, normalizer, writer = StageThread("encode"), StageThread("normalize"), StageThread("write")
@@ -57,7 +62,7 @@ async def pump(data: object, write: Write, *, asset: str, path: str | None = Non
         with run_tuning():
             async with anyio.create_task_group() as tg:
                 tg.start_soon(producer.run, data, send)
-                tg.start_soon(_consume, receive, normalizer, writer, write, path, producer.drained)
+                tg.start_soon(_consume, receive, normalizer, writer, write, path, producer.drained, trim_heap)
     except BaseExceptionGroup as group:
         inner = unwrap_group(group)
         try:
@@ -179,7 +184,7 @@ def _result(future: Future[list[Page]], path: str | None) -> list[Page]:
 
 async def _consume(
     receive: MemoryObjectReceiveStream[_Pending], normalizer: StageThread, writer: StageThread, write: Write,
-    path: str | None, drained: anyio.Event,
+    path: str | None, drained: anyio.Event, trim_heap: bool,
 ) -> None:
     # Pages are queued on the write thread a few ahead of the one being written: waiting for
     # each write before queueing the next left the writer idle whenever the event loop was
@@ -196,7 +201,7 @@ async def _consume(
                     item = _result(item, path)
                 for page in item:
                     previous = queued[-1] if queued else None
-                    queued.append(writer.submit(_write_in_turn, previous, write, page.batch, page.json))
+                    queued.append(writer.submit(_write_in_turn, previous, write, page.batch, page.json, trim_heap))
                     while len(queued) > WRITES_AHEAD:
                         await _oldest_written(writer, queued)
             while queued:
@@ -221,11 +226,15 @@ class _NotWritten(Exception):
     """A queued page skipped because a page before it failed to write (that error is the run's)."""
 
 
-def _write_in_turn(previous: Future[None] | None, write: Write, batch: pa.RecordBatch, json: Encoded | None) -> None:
+def _write_in_turn(
+    previous: Future[None] | None, write: Write, batch: pa.RecordBatch, json: Encoded | None, trim_heap: bool,
+) -> None:
     # The write thread runs its calls in order, so `previous` is done by now.
     if previous is not None and (previous.cancelled() or previous.exception() is not None):
         raise _NotWritten
     write(batch, json)
+    if trim_heap:
+        written(batch.nbytes)
 
 
 async def _oldest_written(writer: StageThread, queued: deque[Future[None]]) -> None:
