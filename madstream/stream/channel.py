@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
+from functools import partial
 
 import anyio
 import pyarrow as pa
@@ -23,7 +24,7 @@ from ..base.allocator import written
 from ..base.errors import ExtractError, MadstreamError
 from ..base.types import Encoded
 from ..query.mad import mad_protocol_hint
-from .normalize import Page, prepare
+from .normalize import Page, normalize, prepare
 from .source import fast_path_enabled, iter_raw_batches
 from .threads import StageThread
 from .tuning import run_tuning
@@ -118,7 +119,9 @@ class _Producer:
                     future = self.normalizer.submit(_finish, prepared)
                 else:
                     # Off the fast path the first half only picks the conversion: no stage of its own.
-                    future = self.normalizer.submit(_normalize, raw, self.asset, self.count, self.json_lines)
+                    future = self.normalizer.submit(
+                        partial(normalize, raw, asset=self.asset, batch=self.count, json_lines=self.json_lines),
+                    )
                 self._pending.append(future)
                 if not self.ahead:
                     # The direct path holds the GIL throughout: pulling the next batch meanwhile
@@ -246,10 +249,6 @@ async def _oldest_written(writer: StageThread, queued: deque[Future[None]]) -> N
 
 def _prepare(raw: object, asset: str, batch: int, json_lines: bool) -> Callable[[], list[Page]]:
     return prepare(raw, asset=asset, batch=batch, json_lines=json_lines)
-
-
-def _normalize(raw: object, asset: str, batch: int, json_lines: bool) -> list[Page]:
-    return prepare(raw, asset=asset, batch=batch, json_lines=json_lines)()
 
 
 def _finish(prepared: Future[Callable[[], list[Page]]]) -> list[Page]:
