@@ -22,6 +22,8 @@ import os
 import threading
 from typing import Any
 
+from .switches import is_off, switched_off
+
 __all__ = ["ARROW_POOL", "TRIM_BYTES", "choose_arrow_pool", "written"]
 
 #: The pool named when nothing else is: glibc's allocator, which every pyarrow build supports
@@ -32,7 +34,7 @@ ARROW_POOL = "system"
 def choose_arrow_pool() -> None:
     """Name :data:`ARROW_POOL` as Arrow's default pool unless one is named already."""
     wanted = os.environ.get("MADSTREAM_ARROW_POOL", ARROW_POOL).strip()
-    if wanted and wanted.lower() not in ("0", "false", "no"):
+    if wanted and not is_off(wanted):
         os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", wanted)
 
 
@@ -69,7 +71,7 @@ def written(nbytes: int) -> bool:
 
 def _trimmer() -> Any:
     global _malloc_trim
-    if os.environ.get("MADSTREAM_TRIM_HEAP", "").strip().lower() in ("0", "false", "no"):
+    if switched_off("MADSTREAM_TRIM_HEAP"):
         return None
     if _malloc_trim is None:
         found = None

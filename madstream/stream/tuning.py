@@ -33,6 +33,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..base.switches import switched_off
+
 __all__ = ["SWITCH_INTERVAL", "run_tuning"]
 
 #: The GIL switch interval while runs are under way (seconds; the interpreter's default is 5 ms).
@@ -65,8 +67,7 @@ def _cores() -> int:
 
 
 def _may_freeze() -> bool:
-    wanted = os.environ.get("MADSTREAM_FREEZE_GC", "1").strip().lower() not in ("0", "false", "no")
-    return wanted and _collected_since_unfreeze and gc.isenabled() and gc.get_freeze_count() == 0
+    return not switched_off("MADSTREAM_FREEZE_GC") and _collected_since_unfreeze and gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def _note_full_pass(phase: str, info: dict[str, int]) -> None:
